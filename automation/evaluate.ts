@@ -176,8 +176,17 @@ function computedOutputs(
 }
 
 class RecordingMocks implements pulumi.runtime.Mocks {
+  /** `additionalSecretOutputs` per `type::name`, which the engine (not the SDK) applies. */
+  readonly secretOutputs = new Map<string, string[]>();
+
   newResource(args: pulumi.runtime.MockResourceArgs): { id: string; state: Record<string, unknown> } {
-    const state = { ...args.inputs, ...computedOutputs(args.type, args.name, args.inputs) };
+    const state: Record<string, unknown> = {
+      ...args.inputs,
+      ...computedOutputs(args.type, args.name, args.inputs),
+    };
+    for (const key of this.secretOutputs.get(`${args.type}::${args.name}`) ?? []) {
+      if (key in state) state[key] = pulumi.secret(state[key]);
+    }
     return { id: args.id || `${args.name}-id`, state };
   }
   call(args: pulumi.runtime.MockCallArgs): Record<string, unknown> {
@@ -202,6 +211,7 @@ interface ResourceRequest {
   getProvider(): string;
   getDependenciesList(): string[];
   getObject(): { toJavaScript(): Record<string, unknown> } | undefined;
+  getAdditionalsecretoutputsList(): string[];
 }
 
 type MonitorWithRegister = {
@@ -220,7 +230,8 @@ export async function evaluateStack(stack: string, options: EvaluateOptions = {}
   const project = readProject(projectDir);
   const config = resolveStackConfig(stack, options);
 
-  await pulumi.runtime.setMocks(new RecordingMocks(), project.name, stack, options.preview ?? true);
+  const mocks = new RecordingMocks();
+  await pulumi.runtime.setMocks(mocks, project.name, stack, options.preview ?? true);
   pulumi.runtime.setAllConfig(
     Object.fromEntries(Object.entries(config).map(([k, v]) => [k, v.value])),
     Object.entries(config)
@@ -231,11 +242,13 @@ export async function evaluateStack(stack: string, options: EvaluateOptions = {}
   const resources: EvaluatedResource[] = [];
   const monitor = pulumi.runtime.getMonitor() as unknown as MonitorWithRegister;
   const register = monitor.registerResource.bind(monitor);
-  monitor.registerResource = (req, callback) =>
-    register(req, (err, resp) => {
+  monitor.registerResource = (req, callback) => {
+    mocks.secretOutputs.set(`${req.getType()}::${req.getName()}`, req.getAdditionalsecretoutputsList());
+    return register(req, (err, resp) => {
       if (!err && resp) resources.push(describeRequest(req, resp.getUrn()));
       callback(err, resp);
     });
+  };
 
   const program = loadProgram(projectDir, project);
   let outputs: Record<string, unknown> = {};

@@ -1,0 +1,325 @@
+import { strict as assert } from "node:assert";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { parse } from "yaml";
+import { ConfigError, CONFIG_NAMESPACE, parsePlatformConfig, rawConfigSchema } from "../components/config";
+import { evaluateStack, listStacks, PROJECT_DIR, readProject, readStackFile } from "../automation/evaluate";
+
+const project = readProject();
+const declared = project.config ?? {};
+const schemaKeys = Object.keys(rawConfigSchema.shape).sort();
+/** Provider namespaces a stack file may set besides the project's own keys. */
+const PROVIDER_NAMESPACES = ["aws", "github", "kubernetes", "docker", "command"];
+
+describe("config: Pulumi.yaml is the declared schema", () => {
+  it("declares exactly the keys components/config.ts validates", () => {
+    assert.deepEqual(Object.keys(declared).sort(), schemaKeys);
+  });
+
+  it("gives every key a known type, a description, and a default of that type", () => {
+    const jsType = { string: "string", integer: "number", boolean: "boolean", array: "object" } as const;
+    for (const [key, decl] of Object.entries(declared)) {
+      assert.ok(
+        decl.type && decl.type in jsType,
+        `${key}: type ${decl.type} is not string|integer|boolean|array`,
+      );
+      assert.ok((decl.description ?? "").length > 10, `${key}: needs a description`);
+      if (decl.default !== undefined) {
+        assert.equal(typeof decl.default, jsType[decl.type as keyof typeof jsType], `${key}: default type`);
+        if (decl.type === "integer")
+          assert.ok(Number.isInteger(decl.default), `${key}: default not an integer`);
+        if (decl.type === "array") assert.ok(Array.isArray(decl.default), `${key}: default not an array`);
+      }
+    }
+  });
+
+  it("pins every chart version exactly", () => {
+    const chartKeys = Object.keys(declared).filter((k) => k.endsWith("ChartVersion"));
+    assert.ok(
+      chartKeys.length >= 4,
+      "argo-cd, kube-prometheus-stack, grafana and velero versions are declared",
+    );
+    for (const key of chartKeys) assert.match(String(declared[key]?.default), /^\d+\.\d+\.\d+$/, key);
+  });
+
+  for (const stack of listStacks()) {
+    it(`Pulumi.${stack}.yaml sets only declared keys`, () => {
+      for (const key of Object.keys(readStackFile(stack))) {
+        const [namespace, name] = key.split(":");
+        if (namespace === CONFIG_NAMESPACE) {
+          assert.ok(name && name in declared, `Pulumi.${stack}.yaml: ${key} is not declared in Pulumi.yaml`);
+        } else {
+          assert.ok(
+            PROVIDER_NAMESPACES.includes(namespace ?? ""),
+            `Pulumi.${stack}.yaml: ${key} has an unknown namespace`,
+          );
+        }
+      }
+    });
+  }
+
+  it("the undeclared-key check catches a stray key", () => {
+    const dir = fs.mkdtempSync(path.join(PROJECT_DIR, ".cache", "stray-"));
+    try {
+      fs.copyFileSync(path.join(PROJECT_DIR, "Pulumi.yaml"), path.join(dir, "Pulumi.yaml"));
+      fs.writeFileSync(path.join(dir, "Pulumi.x.yaml"), "config:\n  gitops-platform:nodeCount: 3\n");
+      const keys = Object.keys(readStackFile("x", dir));
+      assert.deepEqual(
+        keys.filter((k) => !(k.split(":")[1]! in declared)),
+        ["gitops-platform:nodeCount"],
+      );
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("README's config reference lists every key", () => {
+    const readme = fs.readFileSync(path.join(PROJECT_DIR, "README.md"), "utf8");
+    for (const key of Object.keys(declared)) assert.ok(readme.includes(`\`${key}\``), `README lacks ${key}`);
+  });
+});
+
+describe("config: validation", () => {
+  const defaults = Object.fromEntries(
+    Object.entries(declared)
+      .filter(([, d]) => d.default !== undefined)
+      .map(([k, d]) => [k, typeof d.default === "string" ? d.default : JSON.stringify(d.default)]),
+  );
+  const context = { project: "gitops-platform", stack: "test" };
+  const devRaw = { ...defaults, gitopsRepoUrl: "https://github.com/o/r.git" };
+
+  it("returns a frozen, typed object", () => {
+    const config = parsePlatformConfig(devRaw, context);
+    assert.equal(config.cluster.provider, "kind");
+    assert.ok(Object.isFrozen(config) && Object.isFrozen(config.cluster) && Object.isFrozen(config.charts));
+    assert.throws(() => {
+      (config as { environment: string }).environment = "prod";
+    }, TypeError);
+  });
+
+  it("reports every problem at once", () => {
+    const err = captureConfigError(() =>
+      parsePlatformConfig({ ...devRaw, environment: "qa", kindWorkerNodes: "-1" }, context),
+    );
+    assert.equal(err.problems.length, 2);
+  });
+
+  // Each case: overrides on top of a real stack file, then what the message must name.
+  const badCases: Array<{ title: string; stack: string; set: Record<string, unknown>; expect: RegExp[] }> = [
+    {
+      title: "wrong cluster kind",
+      stack: "dev",
+      set: { clusterProvider: "gke" },
+      expect: [/gitops-platform:clusterProvider/, /"kind"\|"eks"/, /"gke"/],
+    },
+    {
+      title: "unknown environment",
+      stack: "dev",
+      set: { environment: "qa" },
+      expect: [/gitops-platform:environment/, /"dev"\|"staging"\|"prod"/, /"qa"/],
+    },
+    {
+      title: "zero node count",
+      stack: "staging",
+      set: { nodeMinSize: 0 },
+      expect: [/gitops-platform:nodeMinSize/, />=1/, /got "0"/],
+    },
+    {
+      title: "negative node count",
+      stack: "prod",
+      set: { nodeDesiredSize: -2 },
+      expect: [/gitops-platform:nodeDesiredSize/, />=1/, /"-2"/],
+    },
+    {
+      title: "non-integer node count",
+      stack: "prod",
+      set: { nodeMaxSize: "three" },
+      expect: [/gitops-platform:nodeMaxSize/, /integer/, /"three"/],
+    },
+    {
+      title: "min greater than max",
+      stack: "staging",
+      set: { nodeMinSize: 5, nodeMaxSize: 3, nodeDesiredSize: 4 },
+      expect: [/gitops-platform:nodeMinSize/, /must not exceed nodeMaxSize/, /5 > nodeMaxSize 3/],
+    },
+    {
+      title: "desired outside min..max",
+      stack: "prod",
+      set: { nodeDesiredSize: 20 },
+      expect: [/gitops-platform:nodeDesiredSize/, /between nodeMinSize 3 and nodeMaxSize 9/, /got 20/],
+    },
+    {
+      title: "bad CIDR",
+      stack: "staging",
+      set: { vpcCidr: "10.0.0.0/33" },
+      expect: [/gitops-platform:vpcCidr/, /IPv4 CIDR .* \/16 to \/24/, /"10.0.0.0\/33"/],
+    },
+    {
+      title: "CIDR with host bits",
+      stack: "staging",
+      set: { vpcCidr: "10.0.1.0/16" },
+      expect: [/gitops-platform:vpcCidr/, /"10.0.1.0\/16"/],
+    },
+    {
+      title: "eks without region",
+      stack: "prod",
+      set: { awsRegion: undefined },
+      expect: [/gitops-platform:awsRegion/, /required when clusterProvider is "eks"/],
+    },
+    {
+      title: "malformed region",
+      stack: "prod",
+      set: { awsRegion: "Europe" },
+      expect: [/gitops-platform:awsRegion/, /AWS region such as eu-west-1/, /"Europe"/],
+    },
+    {
+      title: "AZ outside the region",
+      stack: "staging",
+      set: { availabilityZones: ["eu-west-1a", "us-east-1b"] },
+      expect: [/gitops-platform:availabilityZones/, /"eu-west-1"/, /us-east-1b/],
+    },
+    {
+      title: "one AZ only",
+      stack: "staging",
+      set: { availabilityZones: ["eu-west-1a"] },
+      expect: [/gitops-platform:availabilityZones/, /2 or 3/],
+    },
+    {
+      title: "github enabled without owner",
+      stack: "staging",
+      set: { githubOwner: undefined },
+      expect: [/gitops-platform:githubOwner/, /required when githubEnabled is true/],
+    },
+    {
+      title: "github disabled without a repository URL",
+      stack: "dev",
+      set: { gitopsRepoUrl: undefined },
+      expect: [/gitops-platform:gitopsRepoUrl/, /required when githubEnabled is false/],
+    },
+    {
+      title: "plain-http repository URL",
+      stack: "dev",
+      set: { gitopsRepoUrl: "http://example.com/r.git" },
+      expect: [/gitops-platform:gitopsRepoUrl/, /https:\/\//],
+    },
+    {
+      title: "malformed chart version",
+      stack: "dev",
+      set: { argocdChartVersion: "^9.1" },
+      expect: [/gitops-platform:argocdChartVersion/, /exact chart version of argo-cd like 1.2.3/, /"\^9.1"/],
+    },
+    {
+      title: "chart version 'latest'",
+      stack: "prod",
+      set: { veleroChartVersion: "latest" },
+      expect: [/gitops-platform:veleroChartVersion/, /"latest"/],
+    },
+    {
+      title: "NodePort out of range",
+      stack: "dev",
+      set: { appNodePort: 8080 },
+      expect: [/gitops-platform:appNodePort/, />=30000/, /"8080"/],
+    },
+    {
+      title: "two NodePorts on one port",
+      stack: "dev",
+      set: { grafanaNodePort: 30081 },
+      expect: [/gitops-platform:grafanaNodePort/, /already used by argocdNodePort/],
+    },
+    {
+      title: "kind image without digest",
+      stack: "dev",
+      set: { kindNodeImage: "kindest/node:v1.33.1" },
+      expect: [/gitops-platform:kindNodeImage/, /pinned by tag and digest/],
+    },
+    {
+      title: "kind image of another Kubernetes version",
+      stack: "dev",
+      set: { kubernetesVersion: "1.32" },
+      expect: [/gitops-platform:kindNodeImage/, /Kubernetes 1.33 but kubernetesVersion is 1.32/],
+    },
+    {
+      title: "unsupported Kubernetes version",
+      stack: "prod",
+      set: { kubernetesVersion: "1.20" },
+      expect: [/gitops-platform:kubernetesVersion/, /"1.32"\|"1.33"\|"1.34"/],
+    },
+    {
+      title: "local registry on EKS",
+      stack: "staging",
+      set: { imageRegistry: "local" },
+      expect: [/gitops-platform:imageRegistry/, /"local" works only with kind/],
+    },
+    {
+      title: "ECR with kind",
+      stack: "dev",
+      set: { imageRegistry: "ecr" },
+      expect: [/gitops-platform:imageRegistry/, /"ecr" needs an EKS stack/],
+    },
+    {
+      title: "boolean that is not one",
+      stack: "dev",
+      set: { githubEnabled: "yes" },
+      expect: [/gitops-platform:githubEnabled/, /"true" or "false"/, /"yes"/],
+    },
+    {
+      title: "unknown spot capacity spelling",
+      stack: "staging",
+      set: { nodeCapacityType: "spot" },
+      expect: [/gitops-platform:nodeCapacityType/, /"ON_DEMAND"\|"SPOT"/],
+    },
+    {
+      title: "bad admin ARN",
+      stack: "prod",
+      set: { clusterAdminArns: ["admin"] },
+      expect: [/gitops-platform:clusterAdminArns\[0\]/, /IAM role or user ARN/, /"admin"/],
+    },
+  ];
+
+  for (const c of badCases) {
+    it(`rejects ${c.title} before any resource is registered`, async () => {
+      const overrides = Object.fromEntries(
+        Object.entries(c.set).map(([k, v]) => [`${CONFIG_NAMESPACE}:${k}`, v]),
+      );
+      const evaluation = await evaluateStack(c.stack, { overrides });
+      assert.ok(evaluation.error instanceof ConfigError, `expected a ConfigError, got ${evaluation.error}`);
+      for (const pattern of c.expect) assert.match(evaluation.error.message, pattern);
+      const registered = evaluation.resources.filter((r) => r.type !== "pulumi:pulumi:Stack");
+      assert.deepEqual(
+        registered.map((r) => r.type),
+        [],
+        "nothing may be registered on bad config",
+      );
+    });
+  }
+
+  it("every stack file is valid as committed", () => {
+    for (const stack of listStacks()) {
+      const raw: Record<string, unknown> = { ...defaults };
+      for (const [k, v] of Object.entries(readStackFile(stack))) {
+        if (k.startsWith(`${CONFIG_NAMESPACE}:`))
+          raw[k.slice(CONFIG_NAMESPACE.length + 1)] = typeof v === "string" ? v : JSON.stringify(v);
+      }
+      assert.doesNotThrow(() => parsePlatformConfig(raw, { ...context, stack }), `Pulumi.${stack}.yaml`);
+    }
+  });
+
+  it("stack files parse as YAML with a config map", () => {
+    for (const stack of listStacks()) {
+      const doc = parse(fs.readFileSync(path.join(PROJECT_DIR, `Pulumi.${stack}.yaml`), "utf8")) as {
+        config: object;
+      };
+      assert.equal(typeof doc.config, "object");
+    }
+  });
+});
+
+function captureConfigError(fn: () => unknown): ConfigError {
+  try {
+    fn();
+  } catch (err) {
+    if (err instanceof ConfigError) return err;
+    throw err;
+  }
+  assert.fail("expected a ConfigError");
+}
