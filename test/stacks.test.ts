@@ -90,7 +90,11 @@ describe("stacks: dev (kind)", () => {
     );
     const minio = one(evaluation, "docker:index/container:Container", "-minio");
     assert.match(String(minio.inputs.image), /^minio\/minio:RELEASE\./);
-    assert.ok(minio.secretPaths.includes("envs"), "MinIO credentials are secret");
+    assert.deepEqual(
+      minio.secretPaths.filter((p) => p.startsWith("envs")),
+      ["envs[0]", "envs[1]"],
+      "credentials secret",
+    );
     const kind = one(evaluation, "command:local:Command", "-kind");
     assert.ok(
       registry.dependsOn.includes(kind.urn) && minio.dependsOn.includes(kind.urn),
