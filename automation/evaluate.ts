@@ -7,6 +7,7 @@
  * recorded with its type, name, parent, dependencies and inputs, and answered with its inputs as state
  * plus the few computed outputs the program reads back (kubeconfigs, ARNs, ids).
  */
+import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
@@ -161,6 +162,16 @@ function computedOutputs(
         oidcProviderUrl: `https://oidc.eks.mock.amazonaws.com/id/${name}`,
         eksCluster: { name: inputs.name ?? name },
       };
+    case "docker-build:index:Image":
+      return {
+        digest: `sha256:${createHash("sha256").update(name).digest("hex")}`,
+        ref: `${String((inputs.tags as string[])?.[0])}`,
+      };
+    case "aws:ecr/repository:Repository":
+      return {
+        repositoryUrl: `123456789012.dkr.ecr.eu-west-1.amazonaws.com/${String(inputs.name)}`,
+        registryId: "123456789012",
+      };
     case "awsx:ec2:Vpc":
       return {
         vpcId: `vpc-${name}`,
@@ -195,6 +206,12 @@ class RecordingMocks implements pulumi.runtime.Mocks {
         return { accountId: "123456789012", arn: "arn:aws:iam::123456789012:user/mock", userId: "mock" };
       case "aws:index/getRegion:getRegion":
         return { name: "eu-west-1", region: "eu-west-1" };
+      case "aws:ecr/getAuthorizationToken:getAuthorizationToken":
+        return {
+          userName: "AWS",
+          password: "mock-ecr-token",
+          proxyEndpoint: "https://123456789012.dkr.ecr.mock",
+        };
       case "aws:index/getPartition:getPartition":
         return { partition: "aws", dnsSuffix: "amazonaws.com" };
       default:

@@ -104,6 +104,10 @@ export const rawConfigSchema = z.strictObject({
   clusterAdminArns: list(z.string().regex(IAM_ARN, { error: "must be an IAM role or user ARN" })),
 
   imageRegistry: z.enum(REGISTRIES),
+  appImageName: z.string().regex(/^[a-z0-9]+([._-][a-z0-9]+)*$/, {
+    error: "must be an image name: lowercase, digits, '.', '_', '-'",
+  }),
+  ecrKeepImages: integer().pipe(z.number().min(1).max(1000)),
 
   githubEnabled: boolean(),
   githubOwner: z
@@ -172,6 +176,8 @@ export interface PlatformConfig {
   readonly environment: Environment;
   readonly cluster: KindSettings | EksSettings;
   readonly imageRegistry: (typeof REGISTRIES)[number];
+  /** The app image: name within the registry, and how many images ECR keeps. */
+  readonly appImage: { readonly name: string; readonly ecrKeepImages: number; readonly ghcrOwner?: string };
   readonly github: GitHubSettings;
   readonly gitops: { readonly repoUrl: string; readonly revision: string };
   readonly charts: {
@@ -269,6 +275,12 @@ function crossFieldProblems(c: RawConfig): string[] {
     );
   }
 
+  if (c.imageRegistry === "ghcr" && !c.githubOwner) {
+    problems.push(
+      `${key("githubOwner")}: required when imageRegistry is "ghcr" (images go to ghcr.io/<owner>) (it is not set)`,
+    );
+  }
+
   if (c.clusterProvider === "kind") {
     const ports = {
       appNodePort: c.appNodePort,
@@ -352,6 +364,11 @@ function toPlatformConfig(c: RawConfig, context: { project: string; stack: strin
     environment: c.environment,
     cluster,
     imageRegistry: c.imageRegistry,
+    appImage: {
+      name: c.appImageName,
+      ecrKeepImages: c.ecrKeepImages,
+      ghcrOwner: c.githubOwner?.toLowerCase(),
+    },
     github,
     gitops: { repoUrl, revision: c.gitopsRevision },
     charts: {
