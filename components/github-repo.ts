@@ -1,0 +1,58 @@
+import * as github from "@pulumi/github";
+import * as pulumi from "@pulumi/pulumi";
+
+/** Arguments of {@link GitHubRepo}. */
+export interface GitHubRepoArgs {
+  /** Repository name (the owner comes from the GitHub provider configuration). */
+  repository: string;
+  /** The GitHub Actions environment of this stack; named after the environment. */
+  environment: string;
+  /** Stack the environment deploys. */
+  stack: string;
+  /** Team slugs that must approve deployments to this environment. Default: none (no approval). */
+  reviewerTeams?: string[];
+  /** Only protected branches may deploy to this environment. Default: true when reviewers are set. */
+  protectedBranchesOnly?: boolean;
+  /** Environment variables the workflows read (e.g. AWS_ROLE_ARN, AWS_REGION). Default: none. */
+  variables?: Record<string, pulumi.Input<string>>;
+}
+
+/**
+ * The GitHub side of a stack: an Actions environment (with required reviewers where configured, e.g.
+ * prod) and the environment variables the deploy workflow needs. Credentials never go here: AWS is
+ * reached through OIDC (see GitHubOidcRole), so there are no static keys to store.
+ */
+export class GitHubRepo extends pulumi.ComponentResource {
+  public readonly environmentName: string;
+
+  constructor(name: string, args: GitHubRepoArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("gitops-platform:github:GitHubRepo", name, {}, opts);
+    this.environmentName = args.environment;
+    const reviewerTeams = args.reviewerTeams ?? [];
+    const protectedOnly = args.protectedBranchesOnly ?? reviewerTeams.length > 0;
+
+    const teamIds = reviewerTeams.map((slug) =>
+      github.getTeamOutput({ slug, summaryOnly: true }, { parent: this }).id.apply(Number),
+    );
+    const environment = new github.RepositoryEnvironment(
+      `${name}-environment`,
+      {
+        repository: args.repository,
+        environment: args.environment,
+        reviewers: teamIds.length > 0 ? [{ teams: teamIds }] : undefined,
+        preventSelfReview: teamIds.length > 0,
+        deploymentBranchPolicy: { protectedBranches: protectedOnly, customBranchPolicies: false },
+      },
+      { parent: this },
+    );
+
+    for (const [variableName, value] of Object.entries({ PULUMI_STACK: args.stack, ...args.variables })) {
+      new github.ActionsEnvironmentVariable(
+        `${name}-var-${variableName.toLowerCase().replace(/_/g, "-")}`,
+        { repository: args.repository, environment: environment.environment, variableName, value },
+        { parent: this },
+      );
+    }
+    this.registerOutputs({ environmentName: this.environmentName });
+  }
+}
