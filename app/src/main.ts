@@ -1,0 +1,48 @@
+import { loadConfig } from "./config";
+import { buildServer } from "./server";
+
+/**
+ * Starts the service. On SIGTERM or SIGINT: /readyz turns 503 at once, the listener stays open for
+ * DRAIN_DELAY_MS so load balancers notice, then stops accepting; in-flight requests finish, the process
+ * exits 0. If that takes longer than SHUTDOWN_TIMEOUT_MS it exits 1.
+ */
+async function main(): Promise<void> {
+  const config = loadConfig();
+  const server = buildServer(config);
+  const { app } = server;
+
+  let stopping = false;
+  const shutdown = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    server.startDraining();
+    app.log.info({ signal, drainDelayMs: config.drainDelayMs }, "draining");
+    const deadline = setTimeout(() => {
+      app.log.error({ shutdownTimeoutMs: config.shutdownTimeoutMs }, "shutdown timed out");
+      process.exit(1);
+    }, config.shutdownTimeoutMs);
+    deadline.unref();
+    setTimeout(() => {
+      // close() stops accepting, waits for in-flight requests, and closes idle keep-alive connections.
+      app.close().then(
+        () => {
+          app.log.info("stopped");
+          process.exit(0);
+        },
+        (err: unknown) => {
+          app.log.error({ err }, "shutdown failed");
+          process.exit(1);
+        },
+      );
+    }, config.drainDelayMs);
+  };
+  process.on("SIGTERM", () => shutdown("SIGTERM"));
+  process.on("SIGINT", () => shutdown("SIGINT"));
+
+  await app.listen({ port: config.port, host: config.host });
+}
+
+main().catch((err: unknown) => {
+  console.error(err instanceof Error ? err.message : err);
+  process.exit(1);
+});

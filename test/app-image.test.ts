@@ -1,0 +1,109 @@
+import { strict as assert } from "node:assert";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { evaluateStack, ofType, type Evaluation } from "../automation/evaluate";
+import { contentHash, imageTag } from "../components/image-tag";
+
+const DIGEST_REF = /@sha256:[a-f0-9]{64}$/;
+
+describe("AppImage: tag", () => {
+  it("is {sha7}-{run} in CI", () => {
+    assert.equal(
+      imageTag("/nonexistent", {
+        GITHUB_SHA: "0123456789abcdef0123456789abcdef01234567",
+        GITHUB_RUN_NUMBER: "42",
+      }),
+      "0123456-42",
+    );
+  });
+
+  it("falls back to the git commit and a content hash locally, which changes with the content", () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "ctx-"));
+    try {
+      fs.writeFileSync(path.join(dir, "Dockerfile"), "FROM scratch\n");
+      fs.mkdirSync(path.join(dir, "node_modules"));
+      fs.writeFileSync(path.join(dir, "node_modules", "x.js"), "ignored");
+      const first = imageTag(dir, {});
+      assert.match(first, /^[0-9a-f]{7}-[0-9a-f]{8}$/);
+      fs.writeFileSync(path.join(dir, "node_modules", "x.js"), "still ignored");
+      assert.equal(imageTag(dir, {}), first, "node_modules does not affect the tag");
+      fs.writeFileSync(path.join(dir, "Dockerfile"), "FROM scratch\nUSER 1\n");
+      assert.notEqual(imageTag(dir, {}), first);
+      assert.equal(contentHash(dir).length, 64);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("rejects malformed CI variables", () => {
+    assert.throws(
+      () => imageTag("/x", { GITHUB_SHA: "main", GITHUB_RUN_NUMBER: "1" }),
+      /GITHUB_SHA must be a git commit id \(got "main"\)/,
+    );
+  });
+});
+
+describe("AppImage: per registry", () => {
+  const evaluations = new Map<string, Evaluation>();
+  before(async () => {
+    for (const stack of ["dev", "staging", "prod"]) {
+      const e = await evaluateStack(stack);
+      if (e.error) throw e.error;
+      evaluations.set(stack, e);
+    }
+  });
+  const image = (stack: string) => {
+    const images = ofType(evaluations.get(stack)!, "docker-build:index:Image");
+    assert.equal(images.length, 1);
+    return images[0]!;
+  };
+
+  it("dev pushes to the kind registry, native platform, no credentials, after the cluster", () => {
+    const img = image("dev");
+    assert.match((img.inputs.tags as string[])[0]!, /^localhost:5001\/demo-app:[0-9a-f]{7}-[0-9a-z]+$/);
+    assert.equal(img.inputs.push, true);
+    assert.equal(img.inputs.platforms, undefined);
+    assert.equal(img.inputs.registries, undefined);
+    assert.equal(img.inputs.buildOnPreview, false, "previews need no Docker daemon");
+    const component = ofType(evaluations.get("dev")!, "gitops-platform:app:AppImage")[0]!;
+    const registry = ofType(evaluations.get("dev")!, "docker:index/container:Container").find((r) =>
+      r.name.endsWith("-registry"),
+    )!;
+    assert.ok(component.dependsOn.includes(registry.urn), "the registry exists before the push");
+    assert.match(
+      String(evaluations.get("dev")!.outputs.appImage),
+      /^localhost:5001\/demo-app@sha256:[a-f0-9]{64}$/,
+    );
+  });
+
+  it("staging pushes multi-platform to GHCR with a secret token", () => {
+    const img = image("staging");
+    assert.match((img.inputs.tags as string[])[0]!, /^ghcr\.io\/gitops-platform\/demo-app:/);
+    assert.deepEqual(img.inputs.platforms, ["linux/amd64", "linux/arm64"]);
+    assert.equal((img.inputs.registries as Array<{ address: string }>)[0]!.address, "ghcr.io");
+    assert.ok(img.secretPaths.includes("registries[0].password"), "registry password is secret");
+    assert.match(String(evaluations.get("staging")!.outputs.appImage), DIGEST_REF);
+  });
+
+  it("prod pushes multi-platform to a scanned, immutable ECR repository with a lifecycle rule", () => {
+    const e = evaluations.get("prod")!;
+    const repo = ofType(e, "aws:ecr/repository:Repository")[0]!;
+    assert.deepEqual(repo.inputs.imageScanningConfiguration, { scanOnPush: true });
+    assert.equal(repo.inputs.imageTagMutability, "IMMUTABLE");
+    assert.equal(repo.inputs.name, "gitops-prod/demo-app");
+    const lifecycle = ofType(e, "aws:ecr/lifecyclePolicy:LifecyclePolicy")[0]!;
+    const rule = (
+      JSON.parse(String(lifecycle.inputs.policy)) as { rules: Array<{ selection: { countNumber: number } }> }
+    ).rules[0]!;
+    assert.equal(rule.selection.countNumber, 30);
+    const img = image("prod");
+    assert.match(
+      (img.inputs.tags as string[])[0]!,
+      /^123456789012\.dkr\.ecr\.eu-west-1\.amazonaws\.com\/gitops-prod\/demo-app:/,
+    );
+    assert.deepEqual(img.inputs.platforms, ["linux/amd64", "linux/arm64"]);
+    assert.ok(img.secretPaths.includes("registries[0].password"));
+    assert.match(String(e.outputs.appImage), DIGEST_REF);
+  });
+});
