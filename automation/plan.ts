@@ -2,9 +2,10 @@
  * The offline plan: `npm run plan -- <stack> [--json]`.
  *
  * Evaluates the real program under Pulumi mocks with the stack's configuration and prints the resource
- * tree, a credential-free preview for forks and laptops. `--json` prints every resource's type, name,
- * parent and inputs, secrets masked.
+ * tree and the policy verdicts, a credential-free preview for forks and laptops. `--json` prints every
+ * resource's type, name, parent and inputs, secrets masked. Exits 1 on a mandatory policy violation.
  */
+import { evaluatePolicies, policies, type Verdict } from "../policy/rules";
 import { evaluateStack, listStacks, type EvaluatedResource, type Evaluation } from "./evaluate";
 
 const USAGE = "usage: npm run plan -- <stack> [--json]";
@@ -49,7 +50,20 @@ export function renderTree(resources: readonly EvaluatedResource[]): string[] {
   return lines;
 }
 
-export function planJson(evaluation: Evaluation): object {
+/** The policy pack's rules over the evaluated resources. */
+export function policyVerdicts(evaluation: Evaluation): Verdict[] {
+  return evaluatePolicies(
+    evaluation.resources.map((r) => ({
+      type: r.type,
+      name: r.name,
+      urn: r.urn,
+      props: r.inputs,
+      secretPaths: r.secretPaths,
+    })),
+  );
+}
+
+export function planJson(evaluation: Evaluation, verdicts: Verdict[]): object {
   return {
     stack: evaluation.stack,
     project: evaluation.project,
@@ -67,6 +81,13 @@ export function planJson(evaluation: Evaluation): object {
         evaluation.secretOutputs.includes(k) ? "[secret]" : v,
       ]),
     ),
+    policies: policies.map((p) => ({
+      name: p.name,
+      enforcementLevel: p.enforcementLevel,
+      violations: verdicts
+        .filter((v) => v.policy === p.name)
+        .map((v) => ({ resource: v.resource, message: v.message })),
+    })),
     error: evaluation.error?.message ?? null,
   };
 }
@@ -80,8 +101,9 @@ export async function main(argv: readonly string[]): Promise<number> {
     return 2;
   }
   const evaluation = await evaluateStack(args.stack);
+  const verdicts = evaluation.error ? [] : policyVerdicts(evaluation);
   if (args.json) {
-    process.stdout.write(`${JSON.stringify(planJson(evaluation), null, 2)}\n`);
+    process.stdout.write(`${JSON.stringify(planJson(evaluation, verdicts), null, 2)}\n`);
   } else {
     console.log(`Offline plan of stack "${args.stack}" (Pulumi mocks, no credentials)\n`);
     for (const line of renderTree(evaluation.resources)) console.log(line);
@@ -92,9 +114,22 @@ export async function main(argv: readonly string[]): Promise<number> {
     );
     console.log(`\nOutputs:\n  ${outputs.join("\n  ")}`);
     console.log(`\n${evaluation.resources.length} resources, evaluated in ${evaluation.durationMs} ms`);
+    if (!evaluation.error) {
+      console.log("\nPolicies:");
+      for (const p of policies) {
+        const mine = verdicts.filter((v) => v.policy === p.name);
+        console.log(`  ${mine.length === 0 ? "pass" : "FAIL"}  ${p.name} (${p.enforcementLevel})`);
+        for (const v of mine) console.log(`          ${v.message}`);
+      }
+    }
   }
   if (evaluation.error) {
     console.error(`\nThe program failed: ${evaluation.error.message}`);
+    return 1;
+  }
+  const mandatory = verdicts.filter((v) => v.enforcementLevel === "mandatory");
+  if (mandatory.length > 0) {
+    console.error(`\n${mandatory.length} mandatory policy violation(s)`);
     return 1;
   }
   return 0;
