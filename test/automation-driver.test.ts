@@ -1,0 +1,656 @@
+/**
+ * The driver end to end, with real prerequisite commands (tiny shell scripts on a PATH made per test)
+ * and recording fakes only at the two API boundaries: the Automation API (StackApi/StackHandle) and
+ * the GitHub API (CommentsApi). Plus the real CLI as a child process without a Pulumi CLI.
+ */
+import { strict as assert } from "node:assert";
+import { spawnSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import type { OutputMap } from "@pulumi/pulumi/automation";
+import { DEV_PASSPHRASE } from "../automation/backend";
+import { EXIT, runDriver, type DriverDeps } from "../automation/driver";
+import { upsertComment, type CommentsApi, type IssueComment } from "../automation/github";
+import { findOnPath, requiredChecks, runChecks, type CheckName } from "../automation/prereqs";
+import type { StackApi, StackHandle, StackSelection } from "../automation/stack-api";
+import { PROJECT_DIR } from "../automation/stack-files";
+import { commentMarker } from "../automation/summary";
+
+function tmpDir(prefix: string): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), `gitops-${prefix}-`));
+}
+
+/** A directory of tiny executables: `{ name: shell body }`. */
+function fakeBin(scripts: Record<string, string | null>): string {
+  const dir = tmpDir("bin");
+  for (const [name, body] of Object.entries(scripts)) {
+    if (body === null) continue;
+    fs.writeFileSync(path.join(dir, name), `#!/bin/sh\n${body}\n`, { mode: 0o755 });
+  }
+  return dir;
+}
+
+const TOOLS = {
+  pulumi: 'echo "v3.201.0"',
+  docker: 'echo "27.3.1"',
+  kind: 'echo "kind v0.29.0 go1.24.2 linux/amd64"',
+  aws: `echo '{"Account":"123456789012","Arn":"arn:aws:sts::123456789012:assumed-role/preview/ci"}'`,
+};
+
+describe("automation: prerequisite checks against real commands on PATH", () => {
+  const check = async (names: CheckName[], scripts: Record<string, string | null>, env = {}) => {
+    const bin = fakeBin(scripts);
+    return runChecks(names, { env: { PATH: bin, ...env }, timeoutMs: 3000 });
+  };
+
+  it("all present and recent enough", async () => {
+    const results = await check(["pulumi", "docker", "kind", "aws"], TOOLS);
+    assert.deepEqual(
+      results.map((r) => [r.name, r.status]),
+      [
+        ["pulumi", "ok"],
+        ["docker", "ok"],
+        ["kind", "ok"],
+        ["aws", "ok"],
+      ],
+    );
+    assert.match(results[0]!.detail, /Pulumi CLI 3\.201\.0 \(>= 3\.170\.0\)/);
+    assert.match(results[1]!.detail, /server 27\.3\.1/);
+    assert.match(results[3]!.detail, /assumed-role\/preview\/ci/);
+  });
+
+  it("every missing tool is reported with how to fix it", async () => {
+    const results = await check(["pulumi", "docker", "kind", "aws"], {});
+    assert.ok(results.every((r) => r.status !== "ok"));
+    const byName = Object.fromEntries(results.map((r) => [r.name, r]));
+    assert.match(byName.pulumi!.detail, /the Pulumi CLI \(pulumi\) is not on PATH/);
+    assert.match(byName.pulumi!.fix!, /https:\/\/www\.pulumi\.com\/docs\/install\//);
+  });
+
+  it("a missing pulumi does not wait for slow checks", async () => {
+    const started = Date.now();
+    const bin = fakeBin({ docker: "exec /bin/sleep 30", kind: TOOLS.kind });
+    const results = await runChecks(["pulumi", "docker", "kind"], { env: { PATH: bin }, graceMs: 300 });
+    const elapsed = Date.now() - started;
+    assert.ok(elapsed < 2000, `took ${elapsed} ms`);
+    assert.deepEqual(
+      results.map((r) => [r.name, r.status]),
+      [
+        ["pulumi", "failed"],
+        ["docker", "skipped"],
+        ["kind", "ok"],
+      ],
+    );
+  });
+
+  it("an old or broken pulumi fails, naming the minimum", async () => {
+    const [old] = await check(["pulumi"], { pulumi: 'echo "v3.100.2"' });
+    assert.equal(old!.status, "failed");
+    assert.match(old!.detail, /Pulumi CLI 3\.100\.2 at .*pulumi is older than 3\.170\.0/);
+    assert.match(old!.fix!, /pulumi self-update/);
+    const [broken] = await check(["pulumi"], { pulumi: 'echo "segfault" >&2; exit 139' });
+    assert.equal(broken!.status, "failed");
+    assert.match(broken!.detail, /version` failed or printed no version: segfault/);
+  });
+
+  it("a file named pulumi that is not executable is not a Pulumi CLI", () => {
+    const bin = tmpDir("noexec");
+    fs.writeFileSync(path.join(bin, "pulumi"), "#!/bin/sh\necho v3.201.0\n", { mode: 0o644 });
+    assert.equal(findOnPath("pulumi", { PATH: bin }), undefined);
+    fs.chmodSync(path.join(bin, "pulumi"), 0o755);
+    assert.equal(findOnPath("pulumi", { PATH: `/nonexistent:${bin}` }), path.join(bin, "pulumi"));
+  });
+
+  it("docker present but the daemon unreachable, or hanging", async () => {
+    const [down] = await check(["docker"], {
+      docker: 'echo "Cannot connect to the Docker daemon at unix:///var/run/docker.sock." >&2; exit 1',
+    });
+    assert.equal(down!.status, "failed");
+    assert.match(down!.detail, /daemon is not reachable \(docker info: Cannot connect to the Docker daemon/);
+    assert.match(down!.fix!, /start Docker/);
+    const bin = fakeBin({ docker: "exec /bin/sleep 30" });
+    const [hung] = await runChecks(["docker"], { env: { PATH: bin }, timeoutMs: 300 });
+    assert.match(hung!.detail, /timed out/);
+  });
+
+  it("kind older than the pinned node image needs", async () => {
+    const [old] = await check(["kind"], { kind: 'echo "kind v0.20.0 go1.20.4 linux/amd64"' });
+    assert.equal(old!.status, "failed");
+    assert.match(old!.detail, /kind 0\.20\.0 is older than 0\.29\.0/);
+    assert.match(old!.fix!, /kind\.sigs\.k8s\.io/);
+  });
+
+  it("AWS credentials: environment first, else aws sts get-caller-identity", async () => {
+    const marker = path.join(tmpDir("aws"), "ran");
+    const spy = `touch ${marker}; exit 1`;
+    for (const name of ["AWS_ACCESS_KEY_ID", "AWS_PROFILE", "AWS_WEB_IDENTITY_TOKEN_FILE"]) {
+      const [r] = await check(["aws"], { aws: spy }, { [name]: "x" });
+      assert.equal(r!.status, "ok");
+      assert.match(r!.detail, new RegExp(name));
+    }
+    assert.ok(!fs.existsSync(marker), "the aws CLI is not run when the environment has credentials");
+    const [sts] = await check(["aws"], { aws: TOOLS.aws });
+    assert.equal(sts!.status, "ok");
+    const [denied] = await check(["aws"], { aws: 'echo "Unable to locate credentials." >&2; exit 253' });
+    assert.equal(denied!.status, "failed");
+    assert.match(denied!.detail, /aws sts get-caller-identity failed: Unable to locate credentials/);
+    const [none] = await check(["aws"], {});
+    assert.match(none!.detail, /none of AWS_ACCESS_KEY_ID, AWS_PROFILE, AWS_WEB_IDENTITY_TOKEN_FILE is set/);
+    assert.match(none!.fix!, /OIDC/);
+  });
+
+  it("what each command needs per cluster provider", () => {
+    assert.deepEqual(requiredChecks("up", "kind"), ["pulumi", "docker", "kind"]);
+    assert.deepEqual(requiredChecks("destroy", "kind"), ["pulumi", "docker", "kind"]);
+    assert.deepEqual(requiredChecks("preview", "eks"), ["pulumi", "docker", "aws"]);
+    assert.deepEqual(requiredChecks("refresh", "eks"), ["pulumi", "aws"]);
+    assert.deepEqual(requiredChecks("outputs", "eks"), ["pulumi"]);
+  });
+});
+
+type Op = "preview" | "up" | "refresh" | "previewRefresh" | "destroy" | "outputs";
+type Opts = Record<string, unknown> | undefined;
+
+const OUTPUTS: OutputMap = {
+  kubeconfig: { value: "apiVersion: v1\nkind: Config", secret: true },
+  appUrl: { value: "http://localhost:30080", secret: false },
+};
+
+const DEFAULTS: Record<Op, () => unknown> = {
+  preview: () => ({
+    stdout: "Previewing update (dev)\n + 2 to create",
+    changeSummary: { create: 2, same: 10 },
+  }),
+  up: () => ({ stdout: "", outputs: OUTPUTS, summary: { resourceChanges: { create: 2, same: 10 } } }),
+  refresh: () => ({ stdout: "", summary: { resourceChanges: { same: 12 } } }),
+  previewRefresh: () => ({ stdout: "", changeSummary: { same: 12 } }),
+  destroy: () => ({ stdout: "", summary: { resourceChanges: { delete: 12 } } }),
+  outputs: () => OUTPUTS,
+};
+
+/** A recording fake of a Stack: every call with its options; results scripted per operation. */
+class FakeStack implements StackHandle {
+  calls: Array<{ op: Op; opts: Record<string, unknown> }> = [];
+  cancels = 0;
+  constructor(private readonly script: Partial<Record<Op, (n: number) => unknown>> = {}) {}
+  private async run(op: Op, opts: Opts): Promise<never> {
+    const plain = Object.fromEntries(
+      Object.entries(opts ?? {}).filter(([, v]) => typeof v !== "function" && !(v instanceof AbortSignal)),
+    );
+    this.calls.push({ op, opts: plain });
+    (opts?.onOutput as ((s: string) => void) | undefined)?.(`[engine] ${op}\n`);
+    const n = this.calls.filter((c) => c.op === op).length;
+    return (this.script[op] ?? DEFAULTS[op])(n) as never;
+  }
+  preview(opts?: Opts) {
+    return this.run("preview", opts);
+  }
+  up(opts?: Opts) {
+    return this.run("up", opts);
+  }
+  refresh(opts?: Opts) {
+    return this.run("refresh", opts);
+  }
+  previewRefresh(opts?: Opts) {
+    return this.run("previewRefresh", opts);
+  }
+  destroy(opts?: Opts) {
+    return this.run("destroy", opts);
+  }
+  outputs() {
+    return this.run("outputs", undefined);
+  }
+  /** Never called by the driver: locks are waited for, not cancelled. */
+  async cancel() {
+    this.cancels++;
+  }
+  ops(): Op[] {
+    return this.calls.map((c) => c.op);
+  }
+}
+
+class FakeStackApi implements StackApi {
+  selections: StackSelection[] = [];
+  constructor(readonly stack: FakeStack) {}
+  async createOrSelectStack(selection: StackSelection) {
+    this.selections.push(selection);
+    return this.stack;
+  }
+}
+
+/** A recording fake of the GitHub API boundary. */
+class FakeComments implements CommentsApi {
+  comments: IssueComment[] = [];
+  calls: string[] = [];
+  private nextId = 100;
+  async listComments(owner: string, repo: string, issue: number) {
+    this.calls.push(`list ${owner}/${repo}#${issue}`);
+    return this.comments.map((c) => ({ ...c }));
+  }
+  async createComment(owner: string, repo: string, issue: number, body: string) {
+    this.calls.push(`create ${owner}/${repo}#${issue}`);
+    const id = this.nextId++;
+    this.comments.push({ id, body });
+    return { id };
+  }
+  async updateComment(owner: string, repo: string, id: number, body: string) {
+    this.calls.push(`update ${owner}/${repo} ${id}`);
+    const c = this.comments.find((x) => x.id === id);
+    assert.ok(c, `comment ${id} exists`);
+    c.body = body;
+  }
+}
+
+describe("automation: pull request comment upsert", () => {
+  const pr = { owner: "acme", repo: "platform", number: 7 };
+  const staging = commentMarker("preview", "staging");
+  const prod = commentMarker("preview", "prod");
+
+  it("creates the comment the first time, edits it afterwards", async () => {
+    const api = new FakeComments();
+    api.comments.push({ id: 1, body: "LGTM" }, { id: 2, body: null });
+    assert.deepEqual(await upsertComment(api, pr, staging, `${staging}\nfirst`), {
+      action: "created",
+      id: 100,
+    });
+    assert.deepEqual(await upsertComment(api, pr, staging, `${staging}\nsecond`), {
+      action: "updated",
+      id: 100,
+    });
+    assert.equal(api.comments.length, 3);
+    assert.equal(api.comments[2]!.body, `${staging}\nsecond`);
+    assert.deepEqual(api.calls, [
+      "list acme/platform#7",
+      "create acme/platform#7",
+      "list acme/platform#7",
+      "update acme/platform 100",
+    ]);
+  });
+
+  it("keeps one comment per stack", async () => {
+    const api = new FakeComments();
+    await upsertComment(api, pr, staging, `${staging}\na`);
+    await upsertComment(api, pr, prod, `${prod}\nb`);
+    await upsertComment(api, pr, prod, `${prod}\nc`);
+    assert.deepEqual(
+      api.comments.map((c) => c.body),
+      [`${staging}\na`, `${prod}\nc`],
+    );
+  });
+
+  it("refuses a body without its marker (it could never be found again)", async () => {
+    await assert.rejects(
+      upsertComment(new FakeComments(), pr, staging, "no marker"),
+      /must contain its marker/,
+    );
+  });
+});
+
+const LOCK_TEXT =
+  "error: the stack is currently locked by 1 lock(s). Either wait for the other process(es) to end or delete the lock file with `pulumi cancel`.\n" +
+  "  file:///state/.pulumi/locks/organization/gitops-platform/dev/1f2e.json: created by alice@laptop (pid 777) at 2026-11-22T09:00:00Z";
+
+function lockError(): Error {
+  return Object.assign(new Error(`code: 255\n stdout: \n stderr: ${LOCK_TEXT}\n err?: \n`), {
+    name: "ConcurrentUpdateError",
+  });
+}
+
+function harness(
+  opts: { env?: Record<string, string>; stack?: FakeStack; tools?: Record<string, string | null> } = {},
+) {
+  const project = tmpDir("project");
+  fs.writeFileSync(path.join(project, "Pulumi.yaml"), "name: gitops-platform\nruntime: nodejs\n");
+  fs.writeFileSync(
+    path.join(project, "Pulumi.dev.yaml"),
+    "config:\n  gitops-platform:clusterProvider: kind\n",
+  );
+  fs.writeFileSync(
+    path.join(project, "Pulumi.staging.yaml"),
+    "config:\n  gitops-platform:clusterProvider: eks\n",
+  );
+  fs.writeFileSync(
+    path.join(project, "Pulumi.prod.yaml"),
+    "config:\n  gitops-platform:clusterProvider: eks\n",
+  );
+  const home = tmpDir("home");
+  const bin = fakeBin({ ...TOOLS, ...opts.tools });
+  const stack = opts.stack ?? new FakeStack();
+  const api = new FakeStackApi(stack);
+  const comments = new FakeComments();
+  const out: string[] = [];
+  const err: string[] = [];
+  const sleeps: number[] = [];
+  const tokens: string[] = [];
+  let stackApiLoads = 0;
+  let clock = 0;
+  const deps: DriverDeps = {
+    env: { PATH: bin, HOME: home, ...opts.env },
+    projectDir: project,
+    homeDir: home,
+    stdout: (s) => void out.push(s),
+    stderr: (s) => void err.push(s),
+    stackApi: async () => {
+      stackApiLoads++;
+      return api;
+    },
+    commentsApi: async (token) => {
+      tokens.push(token);
+      return comments;
+    },
+    sleep: async (ms) => {
+      sleeps.push(ms);
+      clock += ms;
+    },
+    random: () => 0.5,
+    now: () => (clock += 1500),
+    checkTimeoutMs: 3000,
+  };
+  return {
+    project,
+    home,
+    stack,
+    api,
+    comments,
+    sleeps,
+    tokens,
+    run: (argv: string[]) => runDriver(argv, deps),
+    out: () => out.join(""),
+    err: () => err.join(""),
+    loads: () => stackApiLoads,
+  };
+}
+
+describe("automation: the driver", () => {
+  it("`up dev` creates the stack on the project-local backend and streams the engine output", async () => {
+    const h = harness();
+    assert.equal(await h.run(["up", "dev"]), EXIT.ok, h.err());
+    assert.deepEqual(h.api.selections, [
+      {
+        stackName: "dev",
+        workDir: h.project,
+        envVars: {
+          PULUMI_SKIP_UPDATE_CHECK: "true",
+          PULUMI_BACKEND_URL: `file://${h.project}/.pulumi-state`,
+          PULUMI_CONFIG_PASSPHRASE: DEV_PASSPHRASE,
+        },
+      },
+    ]);
+    assert.ok(fs.statSync(path.join(h.project, ".pulumi-state")).isDirectory(), ".pulumi-state created");
+    assert.deepEqual(h.stack.calls, [{ op: "up", opts: {} }]);
+    assert.match(h.out(), /\[engine\] up/);
+    assert.match(
+      h.err(),
+      /up dev \(kind\): backend file:\/\/.*\.pulumi-state \(project default\), passphrase from dev default/,
+    );
+    assert.match(h.err(), /up dev: done, 2 change\(s\)/);
+  });
+
+  it("passes --diff, --parallel and --refresh through", async () => {
+    const h = harness();
+    assert.equal(await h.run(["preview", "dev", "--diff", "--parallel", "3", "--refresh"]), EXIT.ok);
+    assert.deepEqual(h.stack.calls, [{ op: "preview", opts: { parallel: 3, diff: true, refresh: true } }]);
+  });
+
+  it("checks everything before touching the workspace and reports all failures together", async () => {
+    const h = harness({
+      tools: { docker: 'echo "Cannot connect to the Docker daemon" >&2; exit 1', kind: null },
+    });
+    assert.equal(await h.run(["up", "dev"]), EXIT.prerequisites);
+    assert.equal(h.loads(), 0, "the Automation API is never loaded");
+    assert.equal(h.stack.calls.length, 0);
+    assert.ok(!fs.existsSync(path.join(h.project, ".pulumi-state")), "no state directory created");
+    const err = h.err();
+    assert.match(err, /cannot run "up dev": 2 prerequisites missing; nothing was changed/);
+    assert.match(err, /ok {3}pulumi: Pulumi CLI 3\.201\.0/);
+    assert.match(err, /FAIL docker: the Docker daemon is not reachable[^\n]*\n\s+fix: start Docker/);
+    assert.match(err, /FAIL kind: kind is not on PATH[^\n]*\n\s+fix: install kind/);
+  });
+
+  it("a non-dev stack without a passphrase fails with the other prerequisites", async () => {
+    const h = harness({ tools: { aws: 'echo "Unable to locate credentials" >&2; exit 253' } });
+    assert.equal(await h.run(["preview", "staging"]), EXIT.prerequisites);
+    assert.match(h.err(), /FAIL aws: aws sts get-caller-identity failed/);
+    assert.match(h.err(), /FAIL config: stack "staging" encrypts its secrets with a passphrase/);
+    assert.equal(h.loads(), 0);
+  });
+
+  it("an EKS stack with a passphrase and credentials runs, without kind", async () => {
+    const h = harness({
+      env: {
+        PULUMI_BACKEND_URL: "s3://state?region=eu-west-1",
+        PULUMI_CONFIG_PASSPHRASE: "x",
+        AWS_PROFILE: "p",
+      },
+      tools: { kind: null },
+    });
+    assert.equal(await h.run(["preview", "staging"]), EXIT.ok, h.err());
+    assert.deepEqual(h.api.selections[0]!.envVars, { PULUMI_SKIP_UPDATE_CHECK: "true" });
+    assert.ok(!fs.existsSync(path.join(h.project, ".pulumi-state")));
+  });
+
+  it("a bad command line exits 2 before any check", async () => {
+    const h = harness({ tools: { pulumi: null } });
+    assert.equal(await h.run(["up", "qa"]), EXIT.usage);
+    assert.match(h.err(), /unknown stack "qa"; allowed: dev, prod, staging/);
+    assert.doesNotMatch(h.err(), /not on PATH|prerequisite/, "no check ran");
+    assert.equal(await h.run(["--help"]), EXIT.ok);
+    assert.match(h.out(), /usage: tsx automation\/cli\.ts <command> <stack>/);
+  });
+
+  it("preview --expect-no-changes fails on changes and writes the step summary", async () => {
+    const h = harness();
+    const summary = path.join(h.home, "summary.md");
+    fs.writeFileSync(summary, "earlier step\n");
+    const code = await h.run(["preview", "dev", "--expect-no-changes"]);
+    assert.equal(code, EXIT.failed);
+    assert.deepEqual(h.stack.calls, [{ op: "preview", opts: {} }], "the counts decide, not the CLI");
+    assert.match(h.err(), /2 change\(s\) found and --expect-no-changes was given/);
+
+    const h2 = harness({
+      env: { GITHUB_STEP_SUMMARY: summary },
+      stack: new FakeStack({ preview: () => ({ stdout: "no changes", changeSummary: { same: 12 } }) }),
+    });
+    assert.equal(await h2.run(["preview", "dev", "--expect-no-changes"]), EXIT.ok);
+    const text = fs.readFileSync(summary, "utf8");
+    assert.ok(text.startsWith("earlier step\n<!-- gitops-platform:preview:dev -->\n"), "appended");
+    assert.match(text, /### ✅ `preview` of stack `dev`: no changes/);
+  });
+
+  it("up --expect-no-changes previews first and applies nothing when there are changes", async () => {
+    const h = harness();
+    assert.equal(await h.run(["up", "dev", "--expect-no-changes"]), EXIT.failed);
+    assert.deepEqual(h.stack.ops(), ["preview"]);
+    const quiet = harness({
+      stack: new FakeStack({ preview: () => ({ stdout: "", changeSummary: { same: 12 } }) }),
+    });
+    assert.equal(await quiet.run(["up", "dev", "--expect-no-changes"]), EXIT.ok);
+    assert.deepEqual(quiet.stack.calls, [
+      { op: "preview", opts: {} },
+      { op: "up", opts: { expectNoChanges: true } },
+    ]);
+  });
+
+  it("refresh --expect-no-changes is a drift check that writes no state on drift", async () => {
+    const drift = harness({
+      stack: new FakeStack({
+        previewRefresh: () => ({ stdout: "~ 1 to update", changeSummary: { update: 1, same: 11 } }),
+      }),
+    });
+    assert.equal(await drift.run(["refresh", "dev", "--expect-no-changes"]), EXIT.failed);
+    assert.deepEqual(drift.stack.ops(), ["previewRefresh"]);
+    const clean = harness();
+    assert.equal(await clean.run(["refresh", "dev", "--expect-no-changes"]), EXIT.ok);
+    assert.deepEqual(clean.stack.ops(), ["previewRefresh", "refresh", "outputs"]);
+  });
+
+  it("a failed operation exits 1 with the CLI's error, not the whole dump", async () => {
+    const h = harness({
+      stack: new FakeStack({
+        up: () => {
+          throw new Error(
+            "code: 255\n stdout: lots of progress\n stderr: error: update failed: kind create cluster: exit 1\n err?: \n",
+          );
+        },
+      }),
+    });
+    assert.equal(await h.run(["up", "dev"]), EXIT.failed);
+    assert.match(h.err(), /error: up dev failed:\nerror: update failed: kind create cluster: exit 1\n/);
+    assert.doesNotMatch(h.err(), /lots of progress/);
+  });
+
+  it("retries while another update holds the lock, then succeeds", async () => {
+    const stack = new FakeStack({
+      up: (n) => {
+        if (n < 3) throw lockError();
+        return DEFAULTS.up();
+      },
+    });
+    const h = harness({ stack });
+    assert.equal(await h.run(["up", "dev"]), EXIT.ok, h.err());
+    assert.equal(stack.ops().filter((op) => op === "up").length, 3);
+    assert.deepEqual(h.sleeps, [3750, 7500]);
+    assert.match(h.err(), /stack "dev" is locked by alice@laptop \(pid 777\)[^\n]*; retry 1 of 4 in 3\.8 s/);
+    assert.equal(stack.cancels, 0);
+  });
+
+  it("gives up after 5 attempts naming the lock holder, and never cancels", async () => {
+    const stack = new FakeStack({
+      up: () => {
+        throw lockError();
+      },
+    });
+    const h = harness({ stack });
+    assert.equal(await h.run(["up", "dev"]), EXIT.failed);
+    assert.equal(stack.ops().length, 5);
+    assert.equal(h.sleeps.length, 4);
+    assert.match(
+      h.err(),
+      /still locked after 5 attempts[^\n]*held by: alice@laptop \(pid 777\) since 2026-11-22T09:00:00Z/,
+    );
+    assert.equal(stack.cancels, 0);
+  });
+
+  it("outputs: JSON with secrets masked, or shown with --show-secrets", async () => {
+    const h = harness({ tools: { docker: null, kind: null } });
+    assert.equal(await h.run(["outputs", "dev"]), EXIT.ok, h.err());
+    assert.deepEqual(JSON.parse(h.out()), { appUrl: "http://localhost:30080", kubeconfig: "[secret]" });
+    const shown = harness();
+    assert.equal(await shown.run(["outputs", "dev", "--show-secrets"]), EXIT.ok);
+    assert.deepEqual(JSON.parse(shown.out()).kubeconfig, "apiVersion: v1\nkind: Config");
+  });
+
+  describe("on a pull request", () => {
+    const prEnv = () => {
+      const event = path.join(tmpDir("event"), "event.json");
+      fs.writeFileSync(
+        event,
+        JSON.stringify({ number: 12, pull_request: { number: 12, head: { sha: "feedface00" } } }),
+      );
+      return {
+        GITHUB_ACTIONS: "true",
+        GITHUB_EVENT_NAME: "pull_request",
+        GITHUB_EVENT_PATH: event,
+        GITHUB_REF: "refs/pull/12/merge",
+        GITHUB_REPOSITORY: "acme/platform",
+        GITHUB_TOKEN: "ghs_workflow",
+        GITHUB_SERVER_URL: "https://github.com",
+        GITHUB_RUN_ID: "99",
+        GITHUB_SHA: "mergecommit",
+      };
+    };
+
+    it("creates one comment per stack and edits it on the next run", async () => {
+      const h2 = harness({ env: prEnv() });
+      // Two runs of the same preview share one fake GitHub.
+      const shared = h2.comments;
+      assert.equal(await h2.run(["preview", "dev"]), EXIT.ok, h2.err());
+      assert.equal(await h2.run(["preview", "dev"]), EXIT.ok);
+      assert.deepEqual(h2.tokens, ["ghs_workflow", "ghs_workflow"]);
+      assert.equal(shared.comments.length, 1);
+      assert.deepEqual(shared.calls, [
+        "list acme/platform#12",
+        "create acme/platform#12",
+        "list acme/platform#12",
+        "update acme/platform 100",
+      ]);
+      const body = shared.comments[0]!.body!;
+      assert.ok(body.startsWith("<!-- gitops-platform:preview:dev -->"));
+      assert.match(body, /\| 2 \| 0 \| 0 \| 0 \| 10 \|/);
+      assert.match(
+        body,
+        /commit `feedfac` · \[run\]\(https:\/\/github\.com\/acme\/platform\/actions\/runs\/99\)/,
+      );
+      assert.match(body, /Previewing update \(dev\)/);
+      assert.match(
+        h2.err(),
+        /created the comment on pull request #12[\s\S]*updated the comment on pull request #12/,
+      );
+    });
+
+    it("--no-comment skips it; a GitHub failure is a warning, not a failed preview", async () => {
+      const quiet = harness({ env: prEnv() });
+      assert.equal(await quiet.run(["preview", "dev", "--no-comment"]), EXIT.ok);
+      assert.deepEqual(quiet.tokens, []);
+
+      const broken = harness({ env: prEnv() });
+      broken.comments.listComments = async () => {
+        throw new Error("Resource not accessible by integration");
+      };
+      assert.equal(await broken.run(["preview", "dev"]), EXIT.ok);
+      assert.match(broken.err(), /::warning::could not comment on pull request #12: Resource not accessible/);
+    });
+
+    it("no comment on a push", async () => {
+      const h = harness({
+        env: { GITHUB_EVENT_NAME: "push", GITHUB_REPOSITORY: "acme/platform", GITHUB_TOKEN: "t" },
+      });
+      assert.equal(await h.run(["up", "dev"]), EXIT.ok);
+      assert.deepEqual(h.tokens, []);
+    });
+  });
+});
+
+describe("automation: the real CLI without a Pulumi CLI", () => {
+  it("`npm run up -- dev` (tsx automation/cli.ts up dev) fails fast and says how to install it", function () {
+    const bin = tmpDir("nodeonly");
+    fs.symlinkSync(process.execPath, path.join(bin, "node"));
+    const home = tmpDir("home");
+    const scripts = (
+      JSON.parse(fs.readFileSync(path.join(PROJECT_DIR, "package.json"), "utf8")) as {
+        scripts?: Record<string, string>;
+      }
+    ).scripts;
+    const npm = findOnPath("npm", process.env);
+    let argv: string[];
+    if (scripts?.up && npm) {
+      fs.symlinkSync(fs.realpathSync(npm), path.join(bin, "npm"));
+      argv = [path.join(bin, "npm"), "run", "--silent", "up", "--", "dev"];
+    } else {
+      // package.json has no "up" script yet: run what it expands to.
+      argv = [
+        process.execPath,
+        path.join(PROJECT_DIR, "node_modules", "tsx", "dist", "cli.mjs"),
+        "automation/cli.ts",
+        "up",
+        "dev",
+      ];
+    }
+    assert.equal(findOnPath("pulumi", { PATH: bin }), undefined);
+    const started = Date.now();
+    const run = spawnSync(argv[0]!, argv.slice(1), {
+      cwd: PROJECT_DIR,
+      env: { PATH: bin, HOME: home },
+      encoding: "utf8",
+      timeout: 15_000,
+    });
+    const elapsed = Date.now() - started;
+    assert.equal(run.error, undefined);
+    assert.notEqual(run.status, 0, "non-zero exit");
+    assert.match(run.stderr, /the Pulumi CLI \(pulumi\) is not on PATH/);
+    assert.match(run.stderr, /https:\/\/www\.pulumi\.com\/docs\/install\//);
+    assert.ok(elapsed < 5000, `failed in ${elapsed} ms, expected < 5000`);
+    this.test!.title += ` (${elapsed} ms, exit ${run.status})`;
+  });
+});
