@@ -212,6 +212,12 @@ class RecordingMocks implements pulumi.runtime.Mocks {
           password: "mock-ecr-token",
           proxyEndpoint: "https://123456789012.dkr.ecr.mock",
         };
+      case "github:index/getTeam:getTeam":
+        return {
+          id: String(1000 + String(args.inputs.slug).length),
+          slug: args.inputs.slug,
+          name: args.inputs.slug,
+        };
       case "aws:index/getPartition:getPartition":
         return { partition: "aws", dnsSuffix: "amazonaws.com" };
       default:
@@ -242,13 +248,42 @@ let programCache: { file: string; program: () => unknown } | undefined;
 
 /** Runs the program for `stack` under mocks and returns what it registered. */
 export async function evaluateStack(stack: string, options: EvaluateOptions = {}): Promise<Evaluation> {
-  const started = Date.now();
   const projectDir = options.projectDir ?? PROJECT_DIR;
   const project = readProject(projectDir);
   const config = resolveStackConfig(stack, options);
+  return runUnderMocks(
+    loadProgram(projectDir, project),
+    project.name,
+    stack,
+    config,
+    options.preview ?? true,
+  );
+}
 
+/**
+ * Runs any program (e.g. one component with hand-picked arguments) under the same mocks, for
+ * component tests that need inputs no stack file has.
+ */
+export async function evaluateProgram(
+  program: () => unknown,
+  options: { stack?: string; config?: Record<string, string> } = {},
+): Promise<Evaluation> {
+  const config = Object.fromEntries(
+    Object.entries(options.config ?? {}).map(([k, value]) => [k, { value, secret: false }]),
+  );
+  return runUnderMocks(program, readProject().name, options.stack ?? "test", config, true);
+}
+
+async function runUnderMocks(
+  program: () => unknown,
+  projectName: string,
+  stack: string,
+  config: Record<string, StackConfigValue>,
+  preview: boolean,
+): Promise<Evaluation> {
+  const started = Date.now();
   const mocks = new RecordingMocks();
-  await pulumi.runtime.setMocks(mocks, project.name, stack, options.preview ?? true);
+  await pulumi.runtime.setMocks(mocks, projectName, stack, preview);
   pulumi.runtime.setAllConfig(
     Object.fromEntries(Object.entries(config).map(([k, v]) => [k, v.value])),
     Object.entries(config)
@@ -267,7 +302,6 @@ export async function evaluateStack(stack: string, options: EvaluateOptions = {}
     });
   };
 
-  const program = loadProgram(projectDir, project);
   let outputs: Record<string, unknown> = {};
   let secretOutputs: string[] = [];
   let error: Error | undefined;
@@ -285,7 +319,7 @@ export async function evaluateStack(stack: string, options: EvaluateOptions = {}
   await pulumi.runtime.disconnect().catch(() => undefined);
   return {
     stack,
-    project: project.name,
+    project: projectName,
     config,
     resources,
     outputs,

@@ -119,6 +119,23 @@ export const rawConfigSchema = z.strictObject({
     .url({ protocol: /^https$/, error: "must be an https:// URL of a git repository" })
     .optional(),
   gitopsRevision: z.string().min(1).max(255),
+  appNamespaces: list(z.string().regex(DNS_LABEL, { error: "must be a namespace name (DNS label)" })),
+  githubReviewerTeams: list(
+    z.string().regex(/^[a-z0-9][a-z0-9-]*$/, { error: "must be a GitHub team slug" }),
+  ),
+  githubActionsPolicyArns: list(
+    z
+      .string()
+      .regex(/^arn:aws[a-z-]*:iam::(aws|\d{12}):policy\/[\w+=,.@/-]+$/, {
+        error: "must be an IAM policy ARN",
+      }),
+  ),
+  githubOidcProviderArn: z
+    .string()
+    .regex(/^arn:aws[a-z-]*:iam::\d{12}:oidc-provider\/token\.actions\.githubusercontent\.com$/, {
+      error: "must be the ARN of the account's token.actions.githubusercontent.com OIDC provider",
+    })
+    .optional(),
 
   argocdChartVersion: chartVersion("argo-cd"),
   kubePrometheusStackChartVersion: chartVersion("kube-prometheus-stack"),
@@ -167,7 +184,17 @@ export interface EksSettings {
 /** GitHub management; when disabled, Argo CD reads the public repository over HTTPS. */
 export type GitHubSettings =
   | { readonly enabled: false }
-  | { readonly enabled: true; readonly owner: string; readonly repository: string };
+  | {
+      readonly enabled: true;
+      readonly owner: string;
+      readonly repository: string;
+      /** Teams that must approve deployments of this stack (its Actions environment). */
+      readonly reviewerTeams: readonly string[];
+      /** Policies of the role GitHub Actions assumes through OIDC (AWS stacks). */
+      readonly actionsPolicyArns: readonly string[];
+      /** An existing GitHub OIDC provider of the account; created when unset. */
+      readonly oidcProviderArn?: string;
+    };
 
 /** The one typed, frozen configuration object the rest of the program receives. */
 export interface PlatformConfig {
@@ -179,7 +206,11 @@ export interface PlatformConfig {
   /** The app image: name within the registry, and how many images ECR keeps. */
   readonly appImage: { readonly name: string; readonly ecrKeepImages: number; readonly ghcrOwner?: string };
   readonly github: GitHubSettings;
-  readonly gitops: { readonly repoUrl: string; readonly revision: string };
+  readonly gitops: {
+    readonly repoUrl: string;
+    readonly revision: string;
+    readonly appNamespaces: readonly string[];
+  };
   readonly charts: {
     readonly argocd: string;
     readonly kubePrometheusStack: string;
@@ -353,7 +384,14 @@ function toPlatformConfig(c: RawConfig, context: { project: string; stack: strin
           clusterAdminArns: c.clusterAdminArns,
         };
   const github: GitHubSettings = c.githubEnabled
-    ? { enabled: true, owner: c.githubOwner as string, repository: c.githubRepository as string }
+    ? {
+        enabled: true,
+        owner: c.githubOwner as string,
+        repository: c.githubRepository as string,
+        reviewerTeams: c.githubReviewerTeams,
+        actionsPolicyArns: c.githubActionsPolicyArns,
+        oidcProviderArn: c.githubOidcProviderArn,
+      }
     : { enabled: false };
   const repoUrl = github.enabled
     ? `git@github.com:${github.owner}/${github.repository}.git`
@@ -370,7 +408,7 @@ function toPlatformConfig(c: RawConfig, context: { project: string; stack: strin
       ghcrOwner: c.githubOwner?.toLowerCase(),
     },
     github,
-    gitops: { repoUrl, revision: c.gitopsRevision },
+    gitops: { repoUrl, revision: c.gitopsRevision, appNamespaces: c.appNamespaces },
     charts: {
       argocd: c.argocdChartVersion,
       kubePrometheusStack: c.kubePrometheusStackChartVersion,

@@ -3,6 +3,7 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import * as tls from "@pulumi/tls";
 import { stringify } from "yaml";
+import { APP_NAMESPACE_LABEL } from "../policy/rules";
 
 /** The in-cluster API server, as Argo CD names it. */
 export const IN_CLUSTER = "https://kubernetes.default.svc";
@@ -79,6 +80,34 @@ export class GitOps extends pulumi.ComponentResource {
     this.projectName = args.environment;
     this.rootApplicationName = `${args.environment}-apps`;
     this.imageFile = `gitops/envs/${args.environment}/image.yaml`;
+
+    // App namespaces exist before Argo CD syncs into them: restricted Pod Security, and a default-deny
+    // NetworkPolicy that the chart's own policy opens for exactly the traffic the app needs.
+    for (const ns of appNamespaces) {
+      const appNamespace = new k8s.core.v1.Namespace(
+        `${name}-ns-${ns}`,
+        {
+          metadata: {
+            name: ns,
+            labels: {
+              [APP_NAMESPACE_LABEL]: "true",
+              "pod-security.kubernetes.io/enforce": "restricted",
+              "pod-security.kubernetes.io/audit": "restricted",
+              "pod-security.kubernetes.io/warn": "restricted",
+            },
+          },
+        },
+        { parent: this, provider: args.provider },
+      );
+      new k8s.networking.v1.NetworkPolicy(
+        `${name}-default-deny-${ns}`,
+        {
+          metadata: { name: "default-deny", namespace: appNamespace.metadata.name },
+          spec: { podSelector: {}, policyTypes: ["Ingress", "Egress"] },
+        },
+        { parent: this, provider: args.provider },
+      );
+    }
 
     let repositoryCredentials: Record<string, pulumi.Input<string>> = {};
     if (args.github) {

@@ -1,0 +1,218 @@
+import { strict as assert } from "node:assert";
+import * as k8s from "@pulumi/kubernetes";
+import { parse } from "yaml";
+import {
+  evaluateProgram,
+  evaluateStack,
+  ofType,
+  type EvaluatedResource,
+  type Evaluation,
+} from "../automation/evaluate";
+import { githubTrustPolicy } from "../components/github-oidc-role";
+import { GitOps, IN_CLUSTER } from "../components/gitops";
+
+type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+const evaluations = new Map<string, Evaluation>();
+before(async () => {
+  for (const stack of ["dev", "staging", "prod"]) {
+    const e = await evaluateStack(stack);
+    if (e.error) throw e.error;
+    evaluations.set(stack, e);
+  }
+});
+const find = (stack: string, type: string, suffix = ""): EvaluatedResource[] =>
+  ofType(evaluations.get(stack)!, type).filter((r) => r.name.endsWith(suffix));
+const only = (stack: string, type: string, suffix = "") => {
+  const found = find(stack, type, suffix);
+  assert.equal(found.length, 1, `${stack}: one ${type} *${suffix}`);
+  return found[0]!;
+};
+
+async function validateArgo(resource: EvaluatedResource) {
+  const models = await import("@kubernetes-models/argo-cd/argoproj.io/v1alpha1");
+  const kind = resource.inputs.kind as "Application" | "AppProject";
+  const Model = models[kind] as unknown as new (data: unknown) => { validate(): void };
+  new Model({
+    apiVersion: resource.inputs.apiVersion,
+    kind,
+    metadata: resource.inputs.metadata,
+    spec: resource.inputs.spec,
+  }).validate();
+}
+
+describe("GitOps with GitHub managed (staging, prod)", () => {
+  for (const stack of ["staging", "prod"]) {
+    it(`${stack}: a read-only ED25519 deploy key titled for the stack; the private key only ever secret`, () => {
+      const key = only(stack, "tls:index/privateKey:PrivateKey", "-deploy-key");
+      assert.equal(key.inputs.algorithm, "ED25519");
+      const deployKey = only(stack, "github:index/repositoryDeployKey:RepositoryDeployKey");
+      assert.equal(deployKey.inputs.readOnly, true);
+      assert.equal(deployKey.inputs.title, `argocd ${stack} (${stack}) read-only`);
+      assert.match(String(deployKey.inputs.key), /^ssh-ed25519 /);
+      const repoSecret = only(stack, "kubernetes:core/v1:Secret", "-repository");
+      assert.ok(
+        repoSecret.secretPaths.includes("stringData.sshPrivateKey") ||
+          repoSecret.secretPaths.includes("stringData"),
+      );
+      const everything = JSON.stringify(evaluations.get(stack)!.resources.map((r) => r.maskedInputs));
+      assert.doesNotMatch(everything, /mock-private-key-/, "private key never appears in plain inputs");
+    });
+
+    it(`${stack}: the repository secret is labelled for Argo CD and uses the SSH URL`, () => {
+      const secret = only(stack, "kubernetes:core/v1:Secret", "-repository");
+      assert.equal(secret.inputs.metadata.labels["argocd.argoproj.io/secret-type"], "repository");
+      assert.equal(secret.inputs.metadata.namespace, "argocd");
+      assert.equal(secret.inputs.stringData.type, "git");
+      assert.equal(secret.inputs.stringData.url, "git@github.com:gitops-platform/gitops-platform.git");
+    });
+
+    it(`${stack}: commits the digest-pinned image reference to gitops/envs/${stack}/image.yaml`, () => {
+      const file = only(stack, "github:index/repositoryFile:RepositoryFile");
+      assert.equal(file.inputs.file, `gitops/envs/${stack}/image.yaml`);
+      assert.equal(file.inputs.branch, "main");
+      const values = parse(String(file.inputs.content)) as {
+        image: { repository: string; tag: string; digest: string };
+      };
+      assert.match(values.image.digest, /^sha256:[a-f0-9]{64}$/);
+      assert.match(values.image.tag, /^[0-9a-f]{7}-/);
+      assert.match(String(file.inputs.commitMessage), new RegExp(`^deploy\\(${stack}\\): `));
+    });
+  }
+
+  it("prod: the Actions environment requires reviewers and protected branches; staging does not", () => {
+    const prod = only("prod", "github:index/repositoryEnvironment:RepositoryEnvironment");
+    assert.equal(prod.inputs.environment, "prod");
+    assert.deepEqual(
+      prod.inputs.reviewers,
+      [{ teams: [1014], users: [] }].map((r) => ({ teams: r.teams })),
+    );
+    assert.equal(prod.inputs.deploymentBranchPolicy.protectedBranches, true);
+    const staging = only("staging", "github:index/repositoryEnvironment:RepositoryEnvironment");
+    assert.equal(staging.inputs.reviewers, undefined);
+  });
+
+  for (const stack of ["staging", "prod"]) {
+    it(`${stack}: the OIDC role admits only this repository's ${stack} environment`, () => {
+      const role = only(stack, "aws:iam/role:Role", "-github-actions-role");
+      const statement = JSON.parse(String(role.inputs.assumeRolePolicy)).Statement[0];
+      assert.equal(statement.Action, "sts:AssumeRoleWithWebIdentity");
+      assert.deepEqual(statement.Condition.StringEquals, {
+        "token.actions.githubusercontent.com:aud": "sts.amazonaws.com",
+        "token.actions.githubusercontent.com:sub": `repo:gitops-platform/gitops-platform:environment:${stack}`,
+      });
+      const variables = find(stack, "github:index/actionsEnvironmentVariable:ActionsEnvironmentVariable");
+      assert.deepEqual(variables.map((v) => v.inputs.variableName).sort(), [
+        "AWS_REGION",
+        "AWS_ROLE_ARN",
+        "PULUMI_STACK",
+      ]);
+    });
+  }
+
+  it("the trust policy refuses wildcard repositories", () => {
+    assert.throws(() => githubTrustPolicy("arn", "org/*", "prod"), /without wildcards \(got "org\/\*"\)/);
+  });
+});
+
+describe("GitOps with GitHub off (dev)", () => {
+  it("creates no GitHub resource and reads the public repository anonymously over HTTPS", () => {
+    const github = evaluations
+      .get("dev")!
+      .resources.filter((r) => r.type.startsWith("github:") || r.type === "pulumi:providers:github");
+    assert.deepEqual(
+      github.map((r) => r.type),
+      [],
+    );
+    assert.equal(find("dev", "tls:index/privateKey:PrivateKey").length, 0);
+    const secret = only("dev", "kubernetes:core/v1:Secret", "-repository");
+    assert.deepEqual(secret.inputs.stringData, {
+      type: "git",
+      url: "https://github.com/gitops-platform/gitops-platform.git",
+    });
+  });
+});
+
+describe("GitOps: Argo CD objects (every stack)", () => {
+  for (const stack of ["dev", "staging", "prod"]) {
+    it(`${stack}: AppProject limited to the repository, the app namespaces and the app's kinds`, async () => {
+      const project = only(stack, "kubernetes:argoproj.io/v1alpha1:AppProject");
+      const spec = project.inputs.spec as Obj;
+      assert.deepEqual(spec.sourceRepos, [evaluations.get(stack)!.outputs.gitopsRepoUrl]);
+      assert.deepEqual(spec.destinations, [
+        { server: IN_CLUSTER, namespace: "demo-app" },
+        { server: IN_CLUSTER, namespace: "argocd" },
+      ]);
+      assert.deepEqual(spec.clusterResourceWhitelist, [{ group: "", kind: "Namespace" }]);
+      const kinds = (spec.namespaceResourceWhitelist as Obj[]).map((k) => k.kind);
+      assert.ok(kinds.includes("Deployment") && kinds.includes("Application") && !kinds.includes("*"));
+      await validateArgo(project);
+    });
+
+    it(`${stack}: root Application syncs gitops/apps automatically with prune, self-heal, retry`, async () => {
+      const root = only(stack, "kubernetes:argoproj.io/v1alpha1:Application", "-root");
+      const spec = root.inputs.spec as Obj;
+      assert.equal(spec.source.path, "gitops/apps");
+      assert.deepEqual(spec.source.helm.valuesObject, {
+        env: stack,
+        repoURL: evaluations.get(stack)!.outputs.gitopsRepoUrl,
+        targetRevision: "main",
+        project: stack,
+      });
+      assert.deepEqual(spec.syncPolicy.automated, { prune: true, selfHeal: true });
+      assert.ok(spec.syncPolicy.syncOptions.includes("CreateNamespace=true"));
+      assert.deepEqual(spec.syncPolicy.retry, {
+        limit: 5,
+        backoff: { duration: "10s", factor: 2, maxDuration: "3m" },
+      });
+      assert.deepEqual(root.inputs.metadata.finalizers, ["resources-finalizer.argocd.argoproj.io"]);
+      await validateArgo(root);
+    });
+
+    it(`${stack}: app namespace is restricted with a default-deny policy; cluster facts annotate in-cluster`, () => {
+      const ns = only(stack, "kubernetes:core/v1:Namespace", "-ns-demo-app");
+      assert.equal(ns.inputs.metadata.labels["pod-security.kubernetes.io/enforce"], "restricted");
+      const deny = only(stack, "kubernetes:networking.k8s.io/v1:NetworkPolicy", "-default-deny-demo-app");
+      assert.deepEqual(deny.inputs.spec, { podSelector: {}, policyTypes: ["Ingress", "Egress"] });
+      const cluster = only(stack, "kubernetes:core/v1:Secret", "-in-cluster");
+      assert.equal(cluster.inputs.metadata.labels["argocd.argoproj.io/secret-type"], "cluster");
+      assert.equal(cluster.inputs.metadata.annotations.environment, stack);
+      assert.equal(cluster.inputs.stringData.server, IN_CLUSTER);
+    });
+  }
+});
+
+describe("GitOps: the webhook to Argo CD", () => {
+  const run = (argocdPublicUrl?: string) =>
+    evaluateProgram(() => {
+      const provider = new k8s.Provider("k8s", { kubeconfig: "{}" });
+      new GitOps("wh", {
+        environment: "staging",
+        stack: "staging",
+        repoUrl: "git@github.com:o/r.git",
+        revision: "main",
+        github: { repository: "r", argocdPublicUrl, webhookSecret: "webhook-secret-value" },
+        image: { repository: "ghcr.io/o/app", tag: "abc1234-1", digest: `sha256:${"b".repeat(64)}` },
+        provider,
+      });
+    });
+
+  it("POSTs JSON to /api/webhook with the shared secret when Argo CD has a public URL", async () => {
+    const e = await run("https://argocd.example.com");
+    assert.equal(e.error, undefined);
+    const hook = ofType(e, "github:index/repositoryWebhook:RepositoryWebhook")[0]!;
+    assert.deepEqual(hook.inputs.events, ["push"]);
+    assert.equal(hook.inputs.configuration.url, "https://argocd.example.com/api/webhook");
+    assert.equal(hook.inputs.configuration.contentType, "json");
+    assert.equal(hook.inputs.configuration.secret, "webhook-secret-value");
+    assert.ok(
+      hook.secretPaths.some((p) => p.startsWith("configuration")),
+      "the secret is a Pulumi secret",
+    );
+    assert.doesNotMatch(JSON.stringify(hook.maskedInputs), /webhook-secret-value/);
+  });
+
+  it("registers no webhook when Argo CD is not reachable from GitHub (kind)", async () => {
+    const e = await run(undefined);
+    assert.equal(ofType(e, "github:index/repositoryWebhook:RepositoryWebhook").length, 0);
+  });
+});
