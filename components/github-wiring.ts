@@ -1,5 +1,5 @@
 import * as github from "@pulumi/github";
-import * as pulumi from "@pulumi/pulumi";
+import type * as pulumi from "@pulumi/pulumi";
 import type { PlatformConfig } from "./config";
 import type { EksCluster } from "./eks-cluster";
 import { GitHubRepo } from "./github-repo";
