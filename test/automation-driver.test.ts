@@ -625,7 +625,9 @@ describe("automation: the real CLI without a Pulumi CLI", () => {
     const npm = findOnPath("npm", process.env);
     let argv: string[];
     if (scripts?.up && npm) {
+      // npm runs scripts through sh; neither brings a pulumi along.
       fs.symlinkSync(fs.realpathSync(npm), path.join(bin, "npm"));
+      fs.symlinkSync("/bin/sh", path.join(bin, "sh"));
       argv = [path.join(bin, "npm"), "run", "--silent", "up", "--", "dev"];
     } else {
       // package.json has no "up" script yet: run what it expands to.
