@@ -27,7 +27,8 @@ async function main(): Promise<number> {
     stdout: (text) => process.stdout.write(text),
     stderr: (text) => process.stderr.write(text),
     stackApi: async () => (await import("./runner")).localWorkspaceApi,
-    commentsApi: async (token) => (await import("./runner")).octokitCommentsApi(token),
+    commentsApi: async (token) =>
+      (await import("./runner")).octokitCommentsApi(token, process.env.GITHUB_API_URL),
     sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
     random: Math.random,
     now: Date.now,

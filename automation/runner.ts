@@ -13,9 +13,14 @@ export const localWorkspaceApi: StackApi = {
   },
 };
 
-export async function octokitCommentsApi(token: string): Promise<CommentsApi> {
+/** Comments through Octokit; `baseUrl` is GitHub Enterprise Server's API (GITHUB_API_URL in Actions). */
+export async function octokitCommentsApi(token: string, baseUrl?: string): Promise<CommentsApi> {
   const { Octokit } = await import("@octokit/rest");
-  const octokit = new Octokit({ auth: token, userAgent: "gitops-platform-automation" });
+  const octokit = new Octokit({
+    auth: token,
+    userAgent: "gitops-platform-automation",
+    ...(baseUrl ? { baseUrl } : {}),
+  });
   return {
     async listComments(owner, repo, issueNumber) {
       const comments = await octokit.paginate(octokit.rest.issues.listComments, {

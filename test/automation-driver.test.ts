@@ -6,6 +6,8 @@
 import { strict as assert } from "node:assert";
 import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
+import * as http from "node:http";
+import type { AddressInfo } from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
 import type { OutputMap } from "@pulumi/pulumi/automation";
@@ -654,5 +656,126 @@ describe("automation: the real CLI without a Pulumi CLI", () => {
     assert.match(run.stderr, /https:\/\/www\.pulumi\.com\/docs\/install\//);
     assert.ok(elapsed < 5000, `failed in ${elapsed} ms, expected < 5000`);
     this.test!.title += ` (${elapsed} ms, exit ${run.status})`;
+  });
+});
+
+describe("automation: the real runner (LocalWorkspace) against a recording pulumi executable", () => {
+  it("creates the missing stack in the project directory with the backend and passphrase it was given", function () {
+    const dir = tmpDir("runner");
+    const log = path.join(dir, "calls.log");
+    const project = path.join(dir, "project");
+    fs.mkdirSync(project);
+    fs.writeFileSync(path.join(project, "Pulumi.yaml"), "name: gitops-platform\nruntime: nodejs\n");
+    const bin = fakeBin({
+      pulumi: [
+        `echo "$* | backend=$PULUMI_BACKEND_URL passphrase=$PULUMI_CONFIG_PASSPHRASE cwd=$(pwd)" >> ${log}`,
+        'case "$*" in',
+        '  version*) echo "v3.201.0" ;;',
+        '  "stack select"*) echo "error: no stack named \'dev\' found" >&2; exit 255 ;;',
+        '  *"stack output"*"--show-secrets"*) echo \'{"appUrl":"http://localhost:30080","kubeconfig":"apiVersion: v1"}\' ;;',
+        '  *"stack output"*) echo \'{"appUrl":"http://localhost:30080","kubeconfig":"[secret]"}\' ;;',
+        "esac",
+      ].join("\n"),
+    });
+    const script = `
+      const { localWorkspaceApi } = require(${JSON.stringify(path.join(PROJECT_DIR, "automation", "runner"))});
+      localWorkspaceApi
+        .createOrSelectStack({ stackName: "dev", workDir: ${JSON.stringify(project)},
+          envVars: { PULUMI_BACKEND_URL: "file:///state", PULUMI_CONFIG_PASSPHRASE: "pp" } })
+        .then((stack) => stack.outputs())
+        .then((o) => console.log(JSON.stringify(o)), (e) => { console.error(e); process.exit(1); });`;
+    const run = spawnSync(
+      process.execPath,
+      [path.join(PROJECT_DIR, "node_modules", "tsx", "dist", "cli.mjs"), "-e", script],
+      {
+        cwd: PROJECT_DIR,
+        env: { PATH: `${bin}${path.delimiter}${path.dirname(process.execPath)}`, HOME: dir },
+        encoding: "utf8",
+        timeout: 15_000,
+      },
+    );
+    assert.equal(run.status, 0, run.stderr);
+    assert.deepEqual(JSON.parse(run.stdout), {
+      appUrl: { value: "http://localhost:30080", secret: false },
+      kubeconfig: { value: "apiVersion: v1", secret: true },
+    });
+    const calls = fs.readFileSync(log, "utf8").trim().split("\n");
+    const env = `backend=file:///state passphrase=pp cwd=${project}`;
+    assert.equal(calls[0]!.split(" | ")[0], "version");
+    assert.deepEqual(calls.slice(1, 3), [
+      `stack select --stack dev --non-interactive | ${env}`,
+      `stack init dev --non-interactive | ${env}`,
+    ]);
+    assert.ok(calls.slice(3).every((c) => c.startsWith("stack output --json") && c.endsWith(env)));
+  });
+});
+
+describe("automation: the real Octokit wiring against a local GitHub-shaped HTTP server", () => {
+  it("pages through the comments, edits the marked one, or creates one", async () => {
+    const { octokitCommentsApi } = await import("../automation/runner");
+    const requests: string[] = [];
+    const comments = [
+      ...Array.from({ length: 100 }, (_, i) => ({ id: i + 1, body: `chatter ${i}` })),
+      { id: 501, body: `${commentMarker("preview", "prod")}\nold` },
+    ];
+    const server = http.createServer((req, res) => {
+      let body = "";
+      req.on("data", (d: Buffer) => (body += d.toString()));
+      req.on("end", () => {
+        requests.push(`${req.method} ${req.url} ${req.headers.authorization ?? ""}`);
+        const url = new URL(req.url ?? "/", "http://localhost");
+        res.setHeader("content-type", "application/json");
+        if (req.method === "GET" && url.pathname === "/repos/acme/platform/issues/7/comments") {
+          const page = Number(url.searchParams.get("page") ?? "1");
+          const per = Number(url.searchParams.get("per_page"));
+          if (page === 1) {
+            const { port } = server.address() as AddressInfo;
+            res.setHeader(
+              "link",
+              `<http://127.0.0.1:${port}${url.pathname}?per_page=${per}&page=2>; rel="next"`,
+            );
+          }
+          res.end(JSON.stringify(comments.slice((page - 1) * per, page * per)));
+        } else if (req.method === "PATCH" && url.pathname === "/repos/acme/platform/issues/comments/501") {
+          comments[100]!.body = (JSON.parse(body) as { body: string }).body;
+          res.end(JSON.stringify(comments[100]));
+        } else if (req.method === "POST" && url.pathname === "/repos/acme/platform/issues/7/comments") {
+          const created = { id: 900, body: (JSON.parse(body) as { body: string }).body };
+          comments.push(created);
+          res.statusCode = 201;
+          res.end(JSON.stringify(created));
+        } else {
+          res.statusCode = 404;
+          res.end(JSON.stringify({ message: "Not Found" }));
+        }
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    try {
+      const { port } = server.address() as AddressInfo;
+      const api = await octokitCommentsApi("ghs_test", `http://127.0.0.1:${port}`);
+      const pr = { owner: "acme", repo: "platform", number: 7 };
+      const prod = commentMarker("preview", "prod");
+      assert.deepEqual(await upsertComment(api, pr, prod, `${prod}\nnew`), { action: "updated", id: 501 });
+      assert.equal(comments[100]!.body, `${prod}\nnew`);
+      const staging = commentMarker("preview", "staging");
+      assert.deepEqual(await upsertComment(api, pr, staging, `${staging}\nfirst`), {
+        action: "created",
+        id: 900,
+      });
+      assert.deepEqual(
+        requests.map((r) => r.replace(/ (token|bearer) ghs_test$/i, " <auth>")),
+        [
+          "GET /repos/acme/platform/issues/7/comments?per_page=100 <auth>",
+          "GET /repos/acme/platform/issues/7/comments?per_page=100&page=2 <auth>",
+          "PATCH /repos/acme/platform/issues/comments/501 <auth>",
+          "GET /repos/acme/platform/issues/7/comments?per_page=100 <auth>",
+          "GET /repos/acme/platform/issues/7/comments?per_page=100&page=2 <auth>",
+          "POST /repos/acme/platform/issues/7/comments <auth>",
+        ],
+      );
+    } finally {
+      server.close();
+    }
   });
 });
