@@ -67,14 +67,60 @@ export function isPinnedImage(image: string): boolean {
 }
 
 function podContainers(resource: PolicyResource): Obj[] {
-  const spec = obj(resource.props.spec);
-  const podSpec =
-    resource.type === "kubernetes:core/v1:Pod"
-      ? spec
-      : resource.type === "kubernetes:batch/v1:CronJob"
-        ? obj(obj(obj(obj(spec.jobTemplate).spec).template).spec)
-        : obj(obj(spec.template).spec);
+  const podSpec = podSpecOf(resource);
   return [...arr(podSpec.containers), ...arr(podSpec.initContainers)].map(obj);
+}
+
+/**
+ * The restricted Pod Security Standard as this platform applies it to a pod spec: non-root, read-only
+ * root filesystem, no privilege escalation, all capabilities dropped, RuntimeDefault seccomp, and
+ * CPU and memory requests and limits on every container. Returns one message per breach.
+ */
+export function podSecurityViolations(podSpec: Record<string, unknown>): string[] {
+  const problems: string[] = [];
+  const pod = obj(podSpec.securityContext);
+  const containers = [...arr(podSpec.containers), ...arr(podSpec.initContainers)].map(obj);
+  if (containers.length === 0) problems.push("the pod has no containers");
+  for (const c of containers) {
+    const name = String(c.name ?? "?");
+    const sc = obj(c.securityContext);
+    const runAsNonRoot = sc.runAsNonRoot ?? pod.runAsNonRoot;
+    const runAsUser = sc.runAsUser ?? pod.runAsUser;
+    if (runAsNonRoot !== true) problems.push(`container ${name}: runAsNonRoot must be true`);
+    if (runAsUser === 0) problems.push(`container ${name}: runAsUser must not be 0`);
+    if (sc.readOnlyRootFilesystem !== true)
+      problems.push(`container ${name}: readOnlyRootFilesystem must be true`);
+    if (sc.allowPrivilegeEscalation !== false)
+      problems.push(`container ${name}: allowPrivilegeEscalation must be false`);
+    if (sc.privileged === true) problems.push(`container ${name}: must not be privileged`);
+    if (!arr(obj(sc.capabilities).drop).includes("ALL"))
+      problems.push(`container ${name}: capabilities must drop ALL`);
+    if (arr(obj(sc.capabilities).add).length > 0)
+      problems.push(`container ${name}: must not add capabilities`);
+    const seccomp = obj(sc.seccompProfile).type ?? obj(pod.seccompProfile).type;
+    if (seccomp !== "RuntimeDefault" && seccomp !== "Localhost") {
+      problems.push(`container ${name}: seccompProfile must be RuntimeDefault`);
+    }
+    const resources = obj(c.resources);
+    for (const kind of ["requests", "limits"]) {
+      for (const resource of ["cpu", "memory"]) {
+        if (obj(resources[kind])[resource] === undefined)
+          problems.push(`container ${name}: ${kind}.${resource} must be set`);
+      }
+    }
+  }
+  if (podSpec.hostNetwork === true || podSpec.hostPID === true || podSpec.hostIPC === true) {
+    problems.push("the pod must not share host namespaces");
+  }
+  return problems;
+}
+
+function podSpecOf(resource: PolicyResource): Obj {
+  const spec = obj(resource.props.spec);
+  if (resource.type === "kubernetes:core/v1:Pod") return spec;
+  if (resource.type === "kubernetes:batch/v1:CronJob")
+    return obj(obj(obj(obj(spec.jobTemplate).spec).template).spec);
+  return obj(obj(spec.template).spec);
 }
 
 function trustStatements(resource: PolicyResource): Obj[] {
@@ -260,6 +306,18 @@ export const policies: PlatformPolicy[] = [
         if (!denyAll)
           report(`app namespace "${String(meta.name)}" needs a default-deny NetworkPolicy`, ns.urn);
       }
+    },
+  },
+  {
+    name: "pods-restricted",
+    description:
+      "Workloads the program deploys itself meet the restricted Pod Security Standard, with requests and limits.",
+    rationale:
+      "A container that can run as root, write its image or escalate turns one bug into a node compromise; limits keep one app from starving the rest.",
+    enforcementLevel: "mandatory",
+    validateResource: (r, report) => {
+      if (!POD_OWNERS.has(r.type)) return;
+      for (const problem of podSecurityViolations(podSpecOf(r))) report(`${r.type} "${r.name}": ${problem}`);
     },
   },
   {

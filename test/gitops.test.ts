@@ -20,15 +20,16 @@ before(async () => {
     evaluations.set(stack, e);
   }
 });
-const find = (stack: string, type: string, suffix = ""): EvaluatedResource[] =>
-  ofType(evaluations.get(stack)!, type).filter((r) => r.name.endsWith(suffix));
+type Resource = Omit<EvaluatedResource, "inputs"> & { inputs: Obj };
+const find = (stack: string, type: string, suffix = ""): Resource[] =>
+  ofType(evaluations.get(stack)!, type).filter((r) => r.name.endsWith(suffix)) as Resource[];
 const only = (stack: string, type: string, suffix = "") => {
   const found = find(stack, type, suffix);
   assert.equal(found.length, 1, `${stack}: one ${type} *${suffix}`);
   return found[0]!;
 };
 
-async function validateArgo(resource: EvaluatedResource) {
+async function validateArgo(resource: Resource) {
   const models = await import("@kubernetes-models/argo-cd/argoproj.io/v1alpha1");
   const kind = resource.inputs.kind as "Application" | "AppProject";
   const Model = models[kind] as unknown as new (data: unknown) => { validate(): void };
@@ -199,7 +200,7 @@ describe("GitOps: the webhook to Argo CD", () => {
   it("POSTs JSON to /api/webhook with the shared secret when Argo CD has a public URL", async () => {
     const e = await run("https://argocd.example.com");
     assert.equal(e.error, undefined);
-    const hook = ofType(e, "github:index/repositoryWebhook:RepositoryWebhook")[0]!;
+    const hook = ofType(e, "github:index/repositoryWebhook:RepositoryWebhook")[0] as Resource;
     assert.deepEqual(hook.inputs.events, ["push"]);
     assert.equal(hook.inputs.configuration.url, "https://argocd.example.com/api/webhook");
     assert.equal(hook.inputs.configuration.contentType, "json");

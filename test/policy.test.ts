@@ -75,6 +75,28 @@ const networkPolicy = (namespace: string, spec: Record<string, unknown>) =>
   res("kubernetes:networking.k8s.io/v1:NetworkPolicy", { metadata: { namespace }, spec });
 const denyAll = { podSelector: {}, policyTypes: ["Ingress", "Egress"] };
 
+function restrictedPod(container: Record<string, unknown> = {}, resources?: Record<string, unknown>) {
+  return {
+    securityContext: { runAsNonRoot: true, runAsUser: 10001, seccompProfile: { type: "RuntimeDefault" } },
+    containers: [
+      {
+        name: "app",
+        image: "app:1.0.0",
+        resources: resources ?? {
+          requests: { cpu: "50m", memory: "64Mi" },
+          limits: { cpu: "500m", memory: "256Mi" },
+        },
+        securityContext: {
+          readOnlyRootFilesystem: true,
+          allowPrivilegeEscalation: false,
+          capabilities: { drop: ["ALL"] },
+          ...container,
+        },
+      },
+    ],
+  };
+}
+
 // Each rule: resources that pass, resources that violate, and what the message must say.
 const cases: Record<string, { pass: PolicyResource[][]; fail: Array<[PolicyResource[], RegExp]> }> = {
   "helm-chart-version-pinned": {
@@ -185,6 +207,39 @@ const cases: Record<string, { pass: PolicyResource[][]; fail: Array<[PolicyResou
       [
         [appNamespace("demo-app", "restricted"), networkPolicy("demo-app", { ...denyAll, ingress: [{}] })],
         /default-deny/,
+      ],
+    ],
+  },
+  "pods-restricted": {
+    pass: [[res("kubernetes:apps/v1:Deployment", { spec: { template: { spec: restrictedPod() } } })]],
+    fail: [
+      [
+        [
+          res("kubernetes:apps/v1:Deployment", {
+            spec: { template: { spec: restrictedPod({ readOnlyRootFilesystem: false }) } },
+          }),
+        ],
+        /readOnlyRootFilesystem must be true/,
+      ],
+      [
+        [res("kubernetes:core/v1:Pod", { spec: restrictedPod({ capabilities: { drop: ["NET_RAW"] } }) })],
+        /capabilities must drop ALL/,
+      ],
+      [
+        [
+          res("kubernetes:apps/v1:Deployment", {
+            spec: { template: { spec: restrictedPod({}, { limits: { cpu: "1" } }) } },
+          }),
+        ],
+        /limits\.memory must be set/,
+      ],
+      [
+        [
+          res("kubernetes:apps/v1:Deployment", {
+            spec: { template: { spec: { ...restrictedPod(), securityContext: {} } } },
+          }),
+        ],
+        /runAsNonRoot must be true/,
       ],
     ],
   },
