@@ -1,6 +1,7 @@
 // Loaded only by AWS stacks (see index.ts): the dev stack never loads @pulumi/aws.
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
+import { webIdentityTrustPolicy } from "./irsa";
 
 export const GITHUB_OIDC_ISSUER = "token.actions.githubusercontent.com";
 
@@ -60,20 +61,9 @@ export function githubTrustPolicy(providerArn: string, repository: string, envir
   if (!/^[\w.-]+\/[\w.-]+$/.test(repository)) {
     throw new Error(`repository must be "owner/name" without wildcards (got "${repository}")`);
   }
-  return JSON.stringify({
-    Version: "2012-10-17",
-    Statement: [
-      {
-        Effect: "Allow",
-        Principal: { Federated: providerArn },
-        Action: "sts:AssumeRoleWithWebIdentity",
-        Condition: {
-          StringEquals: {
-            [`${GITHUB_OIDC_ISSUER}:aud`]: "sts.amazonaws.com",
-            [`${GITHUB_OIDC_ISSUER}:sub`]: `repo:${repository}:environment:${environment}`,
-          },
-        },
-      },
-    ],
-  });
+  return webIdentityTrustPolicy(
+    providerArn,
+    GITHUB_OIDC_ISSUER,
+    `repo:${repository}:environment:${environment}`,
+  );
 }

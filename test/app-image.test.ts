@@ -2,8 +2,9 @@ import { strict as assert } from "node:assert";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { evaluateStack, ofType, type Evaluation } from "../automation/evaluate";
+import { ofType, type Evaluation } from "../automation/evaluate";
 import { contentHash, imageTag } from "../components/image-tag";
+import { evaluated } from "./support/stacks";
 
 const DIGEST_REF = /@sha256:[a-f0-9]{64}$/;
 
@@ -47,11 +48,7 @@ describe("AppImage: tag", () => {
 describe("AppImage: per registry", () => {
   const evaluations = new Map<string, Evaluation>();
   before(async () => {
-    for (const stack of ["dev", "staging", "prod"]) {
-      const e = await evaluateStack(stack);
-      if (e.error) throw e.error;
-      evaluations.set(stack, e);
-    }
+    for (const stack of ["dev", "staging", "prod"]) evaluations.set(stack, await evaluated(stack));
   });
   const image = (stack: string) => {
     const images = ofType(evaluations.get(stack)!, "docker-build:index:Image");

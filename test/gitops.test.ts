@@ -1,28 +1,18 @@
 import { strict as assert } from "node:assert";
 import * as k8s from "@pulumi/kubernetes";
 import { parse } from "yaml";
-import {
-  evaluateProgram,
-  evaluateStack,
-  ofType,
-  type EvaluatedResource,
-  type Evaluation,
-} from "../automation/evaluate";
+import { evaluateProgram, ofType, type Evaluation } from "../automation/evaluate";
 import { githubTrustPolicy } from "../components/github-oidc-role";
 import { GitOps, IN_CLUSTER } from "../components/gitops";
+import { evaluated, resourcesOf, type Resource } from "./support/stacks";
 
 type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 const evaluations = new Map<string, Evaluation>();
 before(async () => {
-  for (const stack of ["dev", "staging", "prod"]) {
-    const e = await evaluateStack(stack);
-    if (e.error) throw e.error;
-    evaluations.set(stack, e);
-  }
+  for (const stack of ["dev", "staging", "prod"]) evaluations.set(stack, await evaluated(stack));
 });
-type Resource = Omit<EvaluatedResource, "inputs"> & { inputs: Obj };
 const find = (stack: string, type: string, suffix = ""): Resource[] =>
-  ofType(evaluations.get(stack)!, type).filter((r) => r.name.endsWith(suffix)) as Resource[];
+  resourcesOf(evaluations.get(stack)!, type, suffix);
 const only = (stack: string, type: string, suffix = "") => {
   const found = find(stack, type, suffix);
   assert.equal(found.length, 1, `${stack}: one ${type} *${suffix}`);

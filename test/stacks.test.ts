@@ -2,21 +2,10 @@ import { strict as assert } from "node:assert";
 import { spawnSync } from "node:child_process";
 import * as path from "node:path";
 import { parse } from "yaml";
-import { evaluateStack, ofType, PROJECT_DIR, type Evaluation } from "../automation/evaluate";
+import { ofType, PROJECT_DIR, type Evaluation } from "../automation/evaluate";
+import { evaluated } from "./support/stacks";
 
 const TSX = path.join(PROJECT_DIR, "node_modules", ".bin", "tsx");
-const evaluations = new Map<string, Evaluation>();
-
-async function evaluated(stack: string): Promise<Evaluation> {
-  let evaluation = evaluations.get(stack);
-  if (!evaluation) {
-    evaluation = await evaluateStack(stack);
-    if (evaluation.error) throw evaluation.error;
-    evaluations.set(stack, evaluation);
-  }
-  return evaluation;
-}
-
 function one(evaluation: Evaluation, type: string, nameSuffix = "") {
   const found = ofType(evaluation, type).filter((r) => r.name.endsWith(nameSuffix));
   assert.equal(
