@@ -124,11 +124,9 @@ export const rawConfigSchema = z.strictObject({
     z.string().regex(/^[a-z0-9][a-z0-9-]*$/, { error: "must be a GitHub team slug" }),
   ),
   githubActionsPolicyArns: list(
-    z
-      .string()
-      .regex(/^arn:aws[a-z-]*:iam::(aws|\d{12}):policy\/[\w+=,.@/-]+$/, {
-        error: "must be an IAM policy ARN",
-      }),
+    z.string().regex(/^arn:aws[a-z-]*:iam::(aws|\d{12}):policy\/[\w+=,.@/-]+$/, {
+      error: "must be an IAM policy ARN",
+    }),
   ),
   githubOidcProviderArn: z
     .string()
