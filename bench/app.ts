@@ -1,9 +1,21 @@
 /**
- * `npm run bench:app`: requests/s and p50/p99 latency of the app's `/healthz` and `/` against a bare
- * node:http server answering the same bodies, in the same run, on loopback.
- * Options: BENCH_SECONDS (default 5), BENCH_CONNECTIONS (default 50).
+ * `npm run bench:app` (tsx bench/app.ts): requests/s and p50/p99 latency of the app's `/healthz` and `/`
+ * against a bare node:http server answering the same bodies with the same content types, in the same run,
+ * on loopback (127.0.0.1).
  *
- * Both servers run in a child process, the load generator in this one, so they do not share a core.
+ * Options, as flags or environment variables (flags win):
+ *   --seconds N      BENCH_SECONDS      measured seconds per target and route (default 5)
+ *   --connections N  BENCH_CONNECTIONS  concurrent connections (default 50)
+ *   --warmup N       BENCH_WARMUP       unmeasured seconds per target and route first (default 1)
+ * The default run is 4 x (1 + 5) s, about 25 s.
+ *
+ * The measured seconds are 1-second rounds alternating app and bare, so a change in the machine's load
+ * hits both alike. Reported: req/s over all rounds, the median of the rounds' p50 and p99, and the lowest
+ * and highest per-round ratio next to the overall one, which shows how noisy the run was.
+ *
+ * Both servers run in one child process (used one at a time), the load generator in this one, so the
+ * generator does not compete with the server for its core. Exits non-zero on errors (a server that fails to
+ * start, socket errors, timeouts or non-2xx answers), never on the ratio.
  */
 import { fork } from "node:child_process";
 import * as http from "node:http";
@@ -12,40 +24,63 @@ import autocannon from "autocannon";
 import { loadConfig } from "../app/src/config";
 import { buildServer } from "../app/src/server";
 
-const seconds = Number(process.env.BENCH_SECONDS ?? 5);
-const connections = Number(process.env.BENCH_CONNECTIONS ?? 50);
 const ROUTES = ["/healthz", "/"] as const;
 
-interface Result {
-  target: string;
-  route: string;
-  rps: number;
+function option(flag: string, env: string, fallback: number, min: number, max: number): number {
+  const at = process.argv.indexOf(`--${flag}`);
+  const raw = at >= 0 ? process.argv[at + 1] : process.env[env];
+  if (raw === undefined || raw === "") return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new Error(`--${flag} / ${env}=${JSON.stringify(raw)}: must be an integer from ${min} to ${max}`);
+  }
+  return value;
+}
+
+interface Round {
+  requests: number;
+  seconds: number;
   p50: number;
   p99: number;
   errors: number;
 }
 
-async function measure(target: string, base: string, route: string): Promise<Result> {
-  const result = await autocannon({ url: `${base}${route}`, connections, duration: seconds });
+interface Bases {
+  appBase: string;
+  bareBase: string;
+}
+
+async function round(url: string, connections: number, seconds: number): Promise<Round> {
+  const result = await autocannon({ url, connections, duration: seconds });
   return {
-    target,
-    route,
-    rps: Math.round(result.requests.average),
+    requests: result.requests.total,
+    seconds: result.duration,
     p50: result.latency.p50,
     p99: result.latency.p99,
-    errors: result.errors + result.non2xx,
+    errors: result.errors + result.timeouts + result.non2xx,
   };
 }
 
+const median = (xs: number[]) => {
+  const sorted = [...xs].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+};
+const rps = (rounds: Round[]) =>
+  rounds.reduce((n, r) => n + r.requests, 0) / rounds.reduce((t, r) => t + r.seconds, 0);
+
 /** Child process: both servers, then their base URLs on the IPC channel. */
 async function serve(): Promise<void> {
+  // The parent going away (finished, failed or killed) ends this process too.
+  process.on("disconnect", () => process.exit(0));
   const app = buildServer(loadConfig({ LOG_LEVEL: "error", APP_ENV: "dev" })).app;
   const appBase = await app.listen({ port: 0, host: "127.0.0.1" });
 
-  // The same bodies and content types, with no framework around them.
+  // The same bodies and content types as the app's, with no framework around them.
   const bodies = new Map<string, { type: string; body: Buffer }>();
   for (const route of ROUTES) {
     const res = await fetch(`${appBase}${route}`);
+    if (res.status !== 200) throw new Error(`app ${route}: ${res.status}`);
     bodies.set(route, {
       type: res.headers.get("content-type") ?? "text/plain",
       body: Buffer.from(await res.arrayBuffer()),
@@ -60,36 +95,78 @@ async function serve(): Promise<void> {
     res.writeHead(200, { "content-type": hit.type, "content-length": hit.body.length }).end(hit.body);
   });
   await new Promise<void>((resolve) => bare.listen(0, "127.0.0.1", resolve));
-  process.send?.({ appBase, bareBase: `http://127.0.0.1:${(bare.address() as AddressInfo).port}` });
+  const bases: Bases = { appBase, bareBase: `http://127.0.0.1:${(bare.address() as AddressInfo).port}` };
+  process.send?.(bases);
 }
 
 async function main(): Promise<void> {
+  const opts = {
+    seconds: option("seconds", "BENCH_SECONDS", 5, 1, 600),
+    connections: option("connections", "BENCH_CONNECTIONS", 50, 1, 10000),
+    warmup: option("warmup", "BENCH_WARMUP", 1, 0, 60),
+  };
   const child = fork(__filename, ["--serve"], { execArgv: ["--import", "tsx"] });
-  const { appBase, bareBase } = await new Promise<{ appBase: string; bareBase: string }>((resolve) =>
-    child.once("message", (m) => resolve(m as { appBase: string; bareBase: string })),
-  );
-  const results: Result[] = [];
-  for (const route of ROUTES) {
-    results.push(await measure("app (fastify)", appBase, route));
-    results.push(await measure("bare node:http", bareBase, route));
-  }
-  child.kill();
+  try {
+    const { appBase, bareBase } = await new Promise<Bases>((resolve, reject) => {
+      child.once("message", (m) => resolve(m as Bases));
+      child.once("exit", (code) => reject(new Error(`the server process exited (${code}) before listening`)));
+    });
+    const targets = [
+      { name: "app (fastify)", base: appBase },
+      { name: "bare node:http", base: bareBase },
+    ];
+    const rounds = new Map<string, Round[]>();
+    for (const route of ROUTES) {
+      for (const t of targets) {
+        if (opts.warmup > 0) await round(`${t.base}${route}`, opts.connections, opts.warmup);
+        rounds.set(`${t.name} ${route}`, []);
+      }
+      for (let i = 0; i < opts.seconds; i++) {
+        for (const t of targets) {
+          rounds.get(`${t.name} ${route}`)!.push(await round(`${t.base}${route}`, opts.connections, 1));
+        }
+      }
+    }
 
-  console.log(`\n${connections} connections, ${seconds}s per target, loopback\n`);
-  console.log("target           route     req/s    p50 ms  p99 ms  errors");
-  for (const r of results) {
     console.log(
-      `${r.target.padEnd(16)} ${r.route.padEnd(9)} ${String(r.rps).padStart(7)} ${String(r.p50).padStart(8)} ${String(r.p99).padStart(7)} ${String(r.errors).padStart(7)}`,
+      `\nnode ${process.version}, ${opts.connections} connections, ${opts.seconds} x 1 s per target and ` +
+        `route (after ${opts.warmup} s warm-up), 127.0.0.1\n`,
     );
+    const row = (cells: string[]) =>
+      console.log(
+        [cells[0]!.padEnd(15), cells[1]!.padEnd(8), ...cells.slice(2).map((c) => c.padStart(8))].join("  "),
+      );
+    row(["target", "route", "req/s", "p50 ms", "p99 ms", "errors"]);
+    let errors = 0;
+    for (const route of ROUTES) {
+      for (const t of targets) {
+        const rs = rounds.get(`${t.name} ${route}`)!;
+        const e = rs.reduce((n, r) => n + r.errors, 0);
+        errors += e;
+        const p = (k: "p50" | "p99") => String(median(rs.map((r) => r[k])));
+        row([t.name, route, String(Math.round(rps(rs))), p("p50"), p("p99"), String(e)]);
+      }
+    }
+    console.log("");
+    for (const route of ROUTES) {
+      const app = rounds.get(`app (fastify) ${route}`)!;
+      const bare = rounds.get(`bare node:http ${route}`)!;
+      const perRound = app.map((r, i) => rps([r]) / rps([bare[i]!]));
+      console.log(
+        `ratio app/bare req/s  ${route.padEnd(8)}  ${(rps(app) / rps(bare)).toFixed(2)}` +
+          `  (rounds ${Math.min(...perRound).toFixed(2)}-${Math.max(...perRound).toFixed(2)})`,
+      );
+    }
+    if (errors > 0) {
+      console.error(`\n${errors} errors (socket errors, timeouts or non-2xx answers)`);
+      process.exitCode = 1;
+    }
+  } finally {
+    child.kill();
   }
-  for (const route of ROUTES) {
-    const [a, b] = results.filter((r) => r.route === route);
-    console.log(`ratio app/bare ${route.padEnd(9)} ${(a!.rps / b!.rps).toFixed(2)}`);
-  }
-  if (results.some((r) => r.errors > 0)) process.exitCode = 1;
 }
 
 (process.argv.includes("--serve") ? serve() : main()).catch((err: unknown) => {
-  console.error(err);
+  console.error(err instanceof Error ? err.message : err);
   process.exit(1);
 });

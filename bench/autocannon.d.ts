@@ -6,9 +6,12 @@ declare module "autocannon" {
     p99: number;
   }
   interface Result {
-    requests: Histogram;
+    requests: Histogram & { total: number };
+    /** Seconds the run took. */
+    duration: number;
     latency: Histogram;
     errors: number;
+    timeouts: number;
     non2xx: number;
   }
   function autocannon(options: { url: string; connections?: number; duration?: number }): Promise<Result>;

@@ -55,7 +55,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
   };
 
   const config: AppConfig = {
-    port: int("PORT", 8080, 0, 65535),
+    port: int("PORT", 8080, 1, 65535),
     host: text("HOST", "0.0.0.0", /^[\w.:-]+$/, "a host name or IP address"),
     name: text("APP_NAME", "demo-app", /^[^\p{Cc}]{1,63}$/u, "1-63 printable characters"),
     version: text("APP_VERSION", PACKAGE_VERSION, /^[\w.+-]{1,128}$/, "a version string"),

@@ -1,10 +1,11 @@
+import { pino } from "pino";
 import { loadConfig } from "./config";
 import { buildServer } from "./server";
 
 /**
  * Starts the service. On SIGTERM or SIGINT: /readyz turns 503 at once, the listener stays open for
  * DRAIN_DELAY_MS so load balancers notice, then stops accepting; in-flight requests finish, the process
- * exits 0. If that takes longer than SHUTDOWN_TIMEOUT_MS it exits 1.
+ * exits 0. If all that takes longer than SHUTDOWN_TIMEOUT_MS (counted from the signal) it exits 1.
  */
 async function main(): Promise<void> {
   const config = loadConfig();
@@ -24,6 +25,7 @@ async function main(): Promise<void> {
     deadline.unref();
     setTimeout(() => {
       // close() stops accepting, waits for in-flight requests, and closes idle keep-alive connections.
+      app.log.info("closing the listener");
       app.close().then(
         () => {
           app.log.info("stopped");
@@ -43,6 +45,7 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
-  console.error(err instanceof Error ? err.message : err);
+  // Bad configuration or a port that cannot be bound: one JSON line (pino writes synchronously), exit 1.
+  pino({ timestamp: pino.stdTimeFunctions.isoTime }).fatal({ err }, "start-up failed");
   process.exit(1);
 });
