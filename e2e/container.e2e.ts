@@ -140,7 +140,8 @@ async function buildImage(bases: BaseImages, commit: string): Promise<string> {
     APP_DIR,
   ];
   const t = Date.now();
-  // The classic builder: no BuildKit frontend image to pull, and the Dockerfile needs nothing BuildKit-only.
+  // The classic builder: Debian's docker.io ships no buildx plugin, BuildKit might want to pull a frontend
+  // image, and the Dockerfile needs nothing BuildKit-only (no RUN --mount, no heredocs).
   const out = await run("docker", args, {
     env: { DOCKER_BUILDKIT: "0" },
     logFile: path.join(WORK, "build.log"),
@@ -413,15 +414,19 @@ async function lockdownFromInside(): Promise<void> {
 }
 
 async function drainUnderLoad(app: Running): Promise<void> {
+  const SLOW = "/api/work?ms=2000";
   let sigtermWall = 0;
   const load: DrainLoad = await drainLoad({
     baseUrl: app.baseUrl,
-    // 20 keep-alive clients: half hold requests in flight for 150 ms, half hit / and /api/info quickly.
+    // 20 keep-alive clients: 4 hold requests in flight for 2 s, 6 for 150 ms, 10 hit / and /api/info.
     clients: Array.from({ length: 20 }, (_, i) =>
-      i % 2 === 0
-        ? { path: "/api/work?ms=150", pauseMs: 0 }
-        : { path: i % 4 === 1 ? "/" : "/api/info", pauseMs: 5 },
+      i < 4
+        ? { path: SLOW, pauseMs: 0 }
+        : i < 10
+          ? { path: "/api/work?ms=150", pauseMs: 0 }
+          : { path: i % 2 === 0 ? "/" : "/api/info", pauseMs: 5 },
     ),
+    straggler: SLOW,
     maxRequests: MAX_REQUESTS,
     maxMs: MAX_LOAD_MS,
     triggerAfterMs: 1500,
@@ -447,7 +452,8 @@ async function drainUnderLoad(app: Running): Promise<void> {
   const before = requests.filter((r) => r.start < triggeredAt);
   const inFlight = before.filter((r) => r.end > triggerDoneAt);
   const after = requests.filter((r) => r.start >= triggerDoneAt);
-  const slowInFlight = inFlight.filter((r) => r.path?.startsWith("/api/work"));
+  const slowInFlight = inFlight.filter((r) => r.path === SLOW);
+  const straggler = requests.find((r) => r.straggler);
   const duration = Math.max(...requests.map((r) => r.end));
   report.drain = {
     clients: 20,
@@ -483,7 +489,12 @@ async function drainUnderLoad(app: Running): Promise<void> {
     `zero failed requests across the drain: all ${requests.length} answered 200`,
     failed.slice(0, 5),
   );
-  check(slowInFlight.length > 0, "requests were in flight when SIGTERM arrived", report.drain);
+  check(slowInFlight.length > 0, "2-second requests were in flight when SIGTERM arrived", report.drain);
+  check(
+    straggler?.status === 200 && straggler.end - triggeredAt > DRAIN_DELAY_MS,
+    "a 2-second request sent after SIGTERM, still in flight when the listener closed, got its 200",
+    straggler,
+  );
   check(
     load.notReadyAt !== undefined && /readiness answered 503/.test(load.stopReason),
     "/readyz turned 503 after SIGTERM and the clients stopped on it",

@@ -1,7 +1,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { run, tryRun, which } from "./exec";
-import { ensureCommands } from "./provision";
+import { aptInstall, ensureCommands } from "./provision";
 
 /**
  * Local base images for the app's Dockerfile, built from what this machine already has, because no image
@@ -106,11 +106,14 @@ function debianRelease(): { codename: string; mirror: string } {
 
 async function buildMinbase(image: string, workDir: string, logFile: string): Promise<void> {
   const { codename, mirror } = debianRelease();
-  await ensureCommands({ debootstrap: "debootstrap" }, path.join(workDir, "apt.log"));
+  const aptLog = path.join(workDir, "apt.log");
+  await ensureCommands({ debootstrap: "debootstrap" }, aptLog);
+  const keyring = "/usr/share/keyrings/debian-archive-keyring.gpg";
+  if (!fs.existsSync(keyring)) await aptInstall(["debian-archive-keyring"], aptLog);
   const rootfs = path.join(workDir, "rootfs-minbase");
   fs.rmSync(rootfs, { recursive: true, force: true });
   try {
-    await run("debootstrap", ["--variant=minbase", codename, rootfs, mirror], {
+    await run("debootstrap", [`--keyring=${keyring}`, "--variant=minbase", codename, rootfs, mirror], {
       logFile,
       timeoutMs: 600_000,
     });

@@ -48,6 +48,7 @@ export interface RequestRecord {
   start: number;
   end: number;
   path?: string;
+  straggler?: boolean;
   status?: number;
   error?: string;
 }
@@ -79,6 +80,11 @@ export interface DrainLoadOptions {
   trigger: () => Promise<void>;
   readinessPath: string;
   readinessEveryMs: number;
+  /**
+   * Requested once, on a fresh connection, right after `trigger` returns: a request that is still in
+   * flight when the server stops listening (it must still be answered).
+   */
+  straggler?: string;
 }
 
 /**
@@ -99,12 +105,11 @@ export async function drainLoad(opts: DrainLoadOptions): Promise<DrainLoad> {
 
   const client = async ({ path, pauseMs }: { path: string; pauseMs: number }) => {
     while (!stopped && requests.length < opts.maxRequests && now() < opts.maxMs) {
-      const record: RequestRecord = { start: now(), end: 0 };
+      const record: RequestRecord = { start: now(), end: 0, path };
       requests.push(record);
       try {
         const res = await get(`${opts.baseUrl}${path}`, { agent, timeoutMs: 10_000 });
         record.status = res.status;
-        record.path = path;
       } catch (e) {
         record.error = e instanceof Error ? e.message : String(e);
       }
@@ -136,8 +141,17 @@ export async function drainLoad(opts: DrainLoadOptions): Promise<DrainLoad> {
     setTimeout(() => {
       triggeredAt = now();
       opts.trigger().then(
-        () => {
+        async () => {
           triggerDoneAt = now();
+          if (opts.straggler) {
+            const record: RequestRecord = { start: now(), end: 0, path: opts.straggler, straggler: true };
+            requests.push(record);
+            await get(`${opts.baseUrl}${opts.straggler}`, { timeoutMs: 10_000 }).then(
+              (r) => (record.status = r.status),
+              (e: unknown) => (record.error = e instanceof Error ? e.message : String(e)),
+            );
+            record.end = now();
+          }
           resolve();
         },
         (e: unknown) => {

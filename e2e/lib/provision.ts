@@ -18,6 +18,16 @@ const isRoot = () => typeof process.getuid === "function" && process.getuid() ==
 const provisioningAllowed = () => process.env.E2E_NO_PROVISION !== "1";
 
 let aptUpdated = false;
+const APT_ENV = { DEBIAN_FRONTEND: "noninteractive" };
+const APT_LOCK = ["-o", "DPkg::Lock::Timeout=300"];
+
+/** `apt-get update`, once per process (root only). */
+export async function aptUpdate(logFile: string): Promise<void> {
+  if (aptUpdated) return;
+  if (!isRoot() || !which("apt-get")) throw new DockerUnavailable("apt-get update needs root and apt-get");
+  await run("apt-get", [...APT_LOCK, "update", "-q"], { env: APT_ENV, logFile, timeoutMs: 300_000 });
+  aptUpdated = true;
+}
 
 /**
  * Installs Debian packages with apt-get (root only), running `apt-get update` once per process first.
@@ -32,14 +42,9 @@ export async function aptInstall(packages: string[], logFile: string): Promise<v
   if (!provisioningAllowed()) {
     throw new DockerUnavailable(`${packages.join(", ")} missing and E2E_NO_PROVISION=1 forbids installing`);
   }
-  const env = { DEBIAN_FRONTEND: "noninteractive" };
-  const lock = ["-o", "DPkg::Lock::Timeout=300"];
-  if (!aptUpdated) {
-    await run("apt-get", [...lock, "update", "-q"], { env, logFile, timeoutMs: 300_000 });
-    aptUpdated = true;
-  }
-  await run("apt-get", [...lock, "install", "-y", "-q", "--no-install-recommends", ...packages], {
-    env,
+  await aptUpdate(logFile);
+  await run("apt-get", [...APT_LOCK, "install", "-y", "-q", "--no-install-recommends", ...packages], {
+    env: APT_ENV,
     logFile,
     timeoutMs: 600_000,
   });

@@ -1,13 +1,43 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { sleep } from "./exec";
+import { run, sleep, tryRun, which } from "./exec";
 import { freePort, get } from "./http";
-import { ensureCommands } from "./provision";
+import { aptUpdate } from "./provision";
+
+/**
+ * The `registry` binary from Debian's docker-registry package. Taken out of the .deb (apt-get download +
+ * dpkg-deb -x, cached in <workDir>/tools) rather than installed: installing the package would also
+ * enable a system registry service listening on all interfaces.
+ */
+async function registryBinary(workDir: string): Promise<string> {
+  const onPath = which("docker-registry");
+  if (onPath) return onPath;
+  const tools = path.join(workDir, "tools");
+  const binary = path.join(tools, "root/usr/bin/docker-registry");
+  if (fs.existsSync(binary)) return binary;
+  fs.mkdirSync(tools, { recursive: true });
+  const logFile = path.join(workDir, "apt.log");
+  let download = await tryRun("apt-get", ["download", "docker-registry"], { cwd: tools, logFile });
+  if (download.code !== 0) {
+    await aptUpdate(logFile);
+    download = await tryRun("apt-get", ["download", "docker-registry"], { cwd: tools, logFile });
+  }
+  const deb = fs.readdirSync(tools).find((f) => /^docker-registry_.*\.deb$/.test(f));
+  if (download.code !== 0 || !deb) {
+    throw new Error(
+      `cannot download Debian's docker-registry package: ${download.stderr.trim().slice(-500)}`,
+    );
+  }
+  await run("dpkg-deb", ["-x", path.join(tools, deb), path.join(tools, "root")], { logFile });
+  fs.rmSync(path.join(tools, deb));
+  if (!fs.existsSync(binary)) throw new Error(`${deb} holds no usr/bin/docker-registry`);
+  return binary;
+}
 
 /**
  * A throwaway OCI distribution registry on 127.0.0.1: Debian's `docker-registry` (distribution v2)
- * binary with a config in a temp dir, storage in that dir. Docker treats 127.0.0.0/8 registries as
+ * binary, run as a child process with a config and storage in a temp dir. Docker treats 127.0.0.0/8 registries as
  * insecure (plain HTTP) by default, so no TLS and no daemon reconfiguration are needed.
  */
 export class LocalRegistry {
@@ -20,7 +50,7 @@ export class LocalRegistry {
   ) {}
 
   static async start(workDir: string): Promise<LocalRegistry> {
-    await ensureCommands({ "docker-registry": "docker-registry" }, path.join(workDir, "apt.log"));
+    const binary = await registryBinary(workDir);
     const port = await freePort();
     const dir = fs.mkdtempSync(path.join(workDir, "registry-"));
     const config = path.join(dir, "config.yml");
@@ -42,7 +72,7 @@ export class LocalRegistry {
     );
     const registry = new LocalRegistry(`127.0.0.1:${port}`, dir);
     const log = fs.openSync(path.join(workDir, "registry.log"), "w");
-    registry.child = spawn("docker-registry", ["serve", config], { stdio: ["ignore", log, log] });
+    registry.child = spawn(binary, ["serve", config], { stdio: ["ignore", log, log] });
     fs.closeSync(log);
     registry.child.on("exit", () => (registry.exited = true));
 
