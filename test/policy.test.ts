@@ -2,13 +2,16 @@ import { strict as assert } from "node:assert";
 import { evaluateStack } from "../automation/evaluate";
 import { evaluated } from "./support/stacks";
 import { policyVerdicts } from "../automation/plan";
+import { parseAllDocuments } from "yaml";
 import {
   APP_NAMESPACE_LABEL,
   evaluatePolicies,
   isPinnedImage,
+  podSecurityViolations,
   policies,
   type PolicyResource,
 } from "../policy/rules";
+import { helm, helmUnavailableReason } from "./support/helm";
 
 let counter = 0;
 const res = (
@@ -324,4 +327,35 @@ describe("policy: every stack passes every mandatory rule in the offline plan", 
     const violations = policyVerdicts(evaluation);
     assert.ok(violations.some((v) => v.policy === "images-pinned" && /minio\/minio:latest/.test(v.message)));
   });
+});
+
+describe("policy: the rendered demo-app chart passes the same pod-security checks", () => {
+  for (const env of ["dev", "staging", "prod"]) {
+    it(env, function () {
+      if (helmUnavailableReason() && !process.env.CI) this.skip();
+      const result = helm([
+        "template",
+        "demo-app",
+        "gitops/charts/demo-app",
+        "-f",
+        `gitops/envs/${env}/values.yaml`,
+        "-f",
+        `gitops/envs/${env}/image.yaml`,
+      ]);
+      assert.equal(result.status, 0, result.stderr);
+      const objects = parseAllDocuments(result.stdout).map(
+        (d) => d.toJSON() as { kind?: string; spec?: unknown } | null,
+      );
+      const deployments = objects.filter((o) => o?.kind === "Deployment");
+      assert.equal(deployments.length, 1);
+      const podSpec = (deployments[0]!.spec as { template: { spec: Record<string, unknown> } }).template.spec;
+      assert.deepEqual(podSecurityViolations(podSpec), []);
+      // And the same check has teeth on this very spec:
+      const loosened = structuredClone(podSpec) as {
+        containers: Array<{ securityContext: Record<string, unknown> }>;
+      };
+      loosened.containers[0]!.securityContext.readOnlyRootFilesystem = false;
+      assert.match(podSecurityViolations(loosened).join("\n"), /readOnlyRootFilesystem must be true/);
+    });
+  }
 });
