@@ -240,6 +240,9 @@ export class GitOps extends pulumi.ComponentResource {
                 repoURL: args.repoUrl,
                 targetRevision: args.revision,
                 project: this.projectName,
+                argocdNamespace: namespace,
+                // Without GitHub management nothing commits image.yaml: hand Argo CD the fresh image here.
+                ...(args.github ? {} : { imageOverride: args.image }),
               },
             },
           },

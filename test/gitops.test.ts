@@ -1,9 +1,13 @@
 import { strict as assert } from "node:assert";
 import * as k8s from "@pulumi/kubernetes";
-import { parse } from "yaml";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { parse, parseAllDocuments } from "yaml";
 import { evaluateProgram, ofType, type Evaluation } from "../automation/evaluate";
 import { githubTrustPolicy } from "../components/github-oidc-role";
 import { GitOps, IN_CLUSTER } from "../components/gitops";
+import { helm, helmUnavailableReason } from "./support/helm";
 import { evaluated, resourcesOf, type Resource } from "./support/stacks";
 
 type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
@@ -143,12 +147,23 @@ describe("GitOps: Argo CD objects (every stack)", () => {
       const root = only(stack, "kubernetes:argoproj.io/v1alpha1:Application", "-root");
       const spec = root.inputs.spec as Obj;
       assert.equal(spec.source.path, "gitops/apps");
-      assert.deepEqual(spec.source.helm.valuesObject, {
+      const { imageOverride, ...values } = spec.source.helm.valuesObject as Obj;
+      assert.deepEqual(values, {
         env: stack,
         repoURL: evaluations.get(stack)!.outputs.gitopsRepoUrl,
         targetRevision: "main",
         project: stack,
+        argocdNamespace: "argocd",
       });
+      if (stack === "dev") {
+        // GitHub off: the freshly built image reaches Argo CD through the root Application's values.
+        assert.equal(
+          `${imageOverride.repository}@${imageOverride.digest}`,
+          evaluations.get("dev")!.outputs.appImage,
+        );
+      } else {
+        assert.equal(imageOverride, undefined, "with GitHub managed the image goes through git only");
+      }
       assert.deepEqual(spec.syncPolicy.automated, { prune: true, selfHeal: true });
       assert.ok(spec.syncPolicy.syncOptions.includes("CreateNamespace=true"));
       assert.deepEqual(spec.syncPolicy.retry, {
@@ -168,6 +183,30 @@ describe("GitOps: Argo CD objects (every stack)", () => {
       assert.equal(cluster.inputs.metadata.labels["argocd.argoproj.io/secret-type"], "cluster");
       assert.equal(cluster.inputs.metadata.annotations.environment, stack);
       assert.equal(cluster.inputs.stringData.server, IN_CLUSTER);
+    });
+  }
+});
+
+describe("GitOps: the root Application's values render the apps chart", () => {
+  for (const stack of ["dev", "staging", "prod"]) {
+    it(stack, function () {
+      if (helmUnavailableReason() && !process.env.CI) this.skip();
+      const root = only(stack, "kubernetes:argoproj.io/v1alpha1:Application", "-root");
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), "root-values-"));
+      const valuesFile = path.join(dir, "values.json");
+      fs.writeFileSync(valuesFile, JSON.stringify(root.inputs.spec.source.helm.valuesObject));
+      const result = helm(["template", "apps", root.inputs.spec.source.path as string, "-f", valuesFile]);
+      fs.rmSync(dir, { recursive: true, force: true });
+      assert.equal(result.status, 0, result.stderr);
+      const apps = parseAllDocuments(result.stdout).map((d) => d.toJSON() as Obj);
+      assert.deepEqual(
+        apps.map((a) => a.metadata.name),
+        ["demo-app"],
+      );
+      assert.equal(apps[0]!.spec.project, stack);
+      const image = apps[0]!.spec.source.helm.valuesObject?.image;
+      if (stack === "dev") assert.match(String(image?.digest), /^sha256:[a-f0-9]{64}$/);
+      else assert.equal(image, undefined);
     });
   }
 });
