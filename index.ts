@@ -1,9 +1,13 @@
 import * as pulumi from "@pulumi/pulumi";
+import { ArgoCD } from "./components/argocd";
+import { createBackup } from "./components/backup";
 import { createCluster } from "./components/cluster";
 import { loadPlatformConfig } from "./components/config";
 import { createGitHubResources } from "./components/github-wiring";
 import { GitOps } from "./components/gitops";
+import type { Exposure } from "./components/helm-release";
 import { createAppImage } from "./components/image-registry";
+import { Monitoring } from "./components/monitoring";
 
 /**
  * gitops-platform: one program from laptop to production.
@@ -11,13 +15,48 @@ import { createAppImage } from "./components/image-registry";
  *   1. config     every key validated once (components/config.ts)
  *   2. cluster    kind (dev) or EKS (staging, prod), and the one Kubernetes provider
  *   3. image      the app built and pushed, pinned by digest
- *   4. GitHub     Actions environment, variables and OIDC role (when githubEnabled)
- *   5. GitOps     repository, AppProject and root Application; the image reference committed to git
+ *   4. add-ons    in parallel once the cluster is up: Monitoring (kube-prometheus-stack + Grafana),
+ *                 Argo CD and Backup (Velero); only their ServiceMonitors wait for the Prometheus CRDs
+ *   5. GitHub     Actions environment, variables and OIDC role (when githubEnabled)
+ *   6. GitOps     repository, AppProject and root Application; the image reference committed to git
  */
 export = async () => {
   const config = loadPlatformConfig();
   const cluster = await createCluster(config);
   const appImage = await createAppImage(config, cluster);
+
+  const kind = config.cluster.provider === "kind" ? config.cluster : undefined;
+  const exposure = (nodePort: number | undefined): Exposure =>
+    nodePort === undefined ? { type: "LoadBalancer" } : { type: "NodePort", nodePort };
+  const addonOptions = {
+    provider: cluster.provider,
+    // The component waits for every resource of the cluster: nodes, storage driver, registry.
+    dependsOn: [cluster as unknown as pulumi.Resource],
+  };
+  const monitoring = new Monitoring(`${config.cluster.name}-monitoring`, {
+    ...addonOptions,
+    chartVersions: { kubePrometheusStack: config.charts.kubePrometheusStack, grafana: config.charts.grafana },
+    retention: config.addons.prometheus.retention,
+    storageGiB: config.addons.prometheus.storageGiB,
+    storageClass: kind ? "standard" : "gp2",
+    // kind nodes are containers: the host's / is not a shared mount there.
+    hostRootFsMount: !kind,
+    grafanaExposure: exposure(kind?.ports.grafana),
+  });
+  const argocd = new ArgoCD(`${config.cluster.name}-argocd`, {
+    ...addonOptions,
+    chartVersion: config.charts.argocd,
+    highAvailability: config.addons.argocdHighAvailability,
+    exposure: exposure(kind?.ports.argocd),
+    // GitHub cannot reach a kind cluster: poll git every minute instead of waiting for webhooks.
+    reconciliationTimeout: kind ? "60s" : undefined,
+    monitoringCrds: monitoring.prometheusStack,
+  });
+  const backup = await createBackup(config, cluster, {
+    ...addonOptions,
+    monitoringCrds: monitoring.prometheusStack,
+  });
+
   const gitHub = await createGitHubResources(config, cluster);
 
   const gitops = new GitOps(
@@ -32,6 +71,8 @@ export = async () => {
       image: { repository: appImage.repository, tag: appImage.tag, digest: appImage.digest },
       clusterFacts: { cluster_name: cluster.clusterName, cluster_provider: config.cluster.provider },
       provider: cluster.provider,
+      // Argo CD's CRDs must exist before its Applications; on destroy, Applications go first.
+      dependsOn: [argocd.release],
     },
     gitHub ? { providers: [gitHub.provider] } : undefined,
   );
@@ -47,6 +88,12 @@ export = async () => {
     gitopsRevision: config.gitops.revision,
     argocdProject: gitops.projectName,
     argocdRootApplication: gitops.rootApplicationName,
+    argocdUrl: argocd.url,
+    argocdAdminPassword: argocd.adminPassword,
+    grafanaUrl: monitoring.grafanaUrl,
+    grafanaAdminPassword: monitoring.grafanaAdminPassword,
+    prometheusUrl: monitoring.prometheusUrl,
+    backupBucket: backup.bucket,
     ...(gitHub?.actionsRoleArn ? { githubActionsRoleArn: gitHub.actionsRoleArn } : {}),
   };
 };

@@ -172,6 +172,13 @@ function computedOutputs(
         repositoryUrl: `123456789012.dkr.ecr.eu-west-1.amazonaws.com/${String(inputs.name)}`,
         registryId: "123456789012",
       };
+    case "kubernetes:helm.sh/v3:Release":
+      return {
+        status: { name: inputs.name ?? name, namespace: inputs.namespace, status: "deployed", revision: 1 },
+      };
+    case "kubernetes:core/v1:Service":
+      // Only read back (Service.get) for LoadBalancer hostnames.
+      return { status: { loadBalancer: { ingress: [{ hostname: `${name}.elb.mock.amazonaws.com` }] } } };
     case "awsx:ec2:Vpc":
       return {
         vpcId: `vpc-${name}`,

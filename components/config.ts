@@ -26,6 +26,9 @@ const IAM_ARN = /^arn:aws[a-z-]*:iam::\d{12}:(role|user)\/[\w+=,.@/-]+$/;
 const GITHUB_NAME = /^[A-Za-z0-9_.-]{1,100}$/;
 const DIGEST_PINNED_IMAGE = /^[\w./:-]+:[\w.-]+@sha256:[a-f0-9]{64}$/;
 const TAGGED_IMAGE = /^[\w./-]+(:\d+)?\/?[\w./-]*:[\w][\w.-]{0,127}$/;
+const PROMETHEUS_DURATION = /^[1-9]\d*[hdwy]$/;
+/** redis-ha spreads its three replicas over distinct nodes (hard anti-affinity). */
+const HA_MIN_NODES = 3;
 
 // Pulumi hands every config value to the program as a string; these turn the string forms of
 // integers, booleans and arrays back into values before validation.
@@ -139,6 +142,21 @@ export const rawConfigSchema = z.strictObject({
   kubePrometheusStackChartVersion: chartVersion("kube-prometheus-stack"),
   grafanaChartVersion: chartVersion("grafana"),
   veleroChartVersion: chartVersion("velero"),
+
+  argocdHighAvailability: boolean(),
+  prometheusRetention: z.string().regex(PROMETHEUS_DURATION, {
+    error: "must be a Prometheus retention like 7d, 36h or 2w (a whole number and one of h, d, w, y)",
+  }),
+  prometheusStorageGiB: integer().pipe(
+    z.number().min(1, { error: "must be 1-1000 GiB" }).max(1000, { error: "must be 1-1000 GiB" }),
+  ),
+  backupSchedule: z.string().refine(isCronSchedule, {
+    error:
+      'must be a five-field cron schedule (minute hour day-of-month month day-of-week), e.g. "0 2 * * *"',
+  }),
+  backupRetentionDays: integer().pipe(
+    z.number().min(1, { error: "must be 1-365 days" }).max(365, { error: "must be 1-365 days" }),
+  ),
 });
 
 export type RawConfig = z.infer<typeof rawConfigSchema>;
@@ -214,6 +232,12 @@ export interface PlatformConfig {
     readonly kubePrometheusStack: string;
     readonly grafana: string;
     readonly velero: string;
+  };
+  /** Per-environment settings of the add-ons (Argo CD, Prometheus, Velero). */
+  readonly addons: {
+    readonly argocdHighAvailability: boolean;
+    readonly prometheus: { readonly retention: string; readonly storageGiB: number };
+    readonly backup: { readonly schedule: string; readonly retentionDays: number };
   };
 }
 
@@ -333,6 +357,19 @@ function crossFieldProblems(c: RawConfig): string[] {
     }
   }
 
+  if (c.argocdHighAvailability) {
+    // kind taints its control plane once there are workers; EKS may scale down to nodeMinSize.
+    const [nodesKey, nodes] =
+      c.clusterProvider === "kind"
+        ? (["kindWorkerNodes", Math.max(c.kindWorkerNodes, 1)] as const)
+        : (["nodeMinSize", c.nodeMinSize] as const);
+    if (nodes < HA_MIN_NODES) {
+      problems.push(
+        `${key("argocdHighAvailability")}: highly available Argo CD needs at least ${HA_MIN_NODES} schedulable nodes (redis-ha anti-affinity); raise ${nodesKey} or set argocdHighAvailability to false (got ${nodesKey} ${c[nodesKey]})`,
+      );
+    }
+  }
+
   if (c.githubEnabled) {
     if (!c.githubOwner)
       problems.push(`${key("githubOwner")}: required when githubEnabled is true (it is not set)`);
@@ -413,7 +450,19 @@ function toPlatformConfig(c: RawConfig, context: { project: string; stack: strin
       grafana: c.grafanaChartVersion,
       velero: c.veleroChartVersion,
     },
+    addons: {
+      argocdHighAvailability: c.argocdHighAvailability,
+      prometheus: { retention: c.prometheusRetention, storageGiB: c.prometheusStorageGiB },
+      backup: { schedule: c.backupSchedule, retentionDays: c.backupRetentionDays },
+    },
   };
+}
+
+/** Five cron fields of digits, `*`, ranges, lists and steps (what Velero's schedule accepts, minus macros). */
+function isCronSchedule(value: string): boolean {
+  const field = /^(\*|\d+(-\d+)?)(\/\d+)?(,(\*|\d+(-\d+)?)(\/\d+)?)*$/;
+  const fields = value.trim().split(/\s+/);
+  return fields.length === 5 && fields.every((f) => field.test(f));
 }
 
 function isIpv4Cidr(value: string, minPrefix: number, maxPrefix: number): boolean {

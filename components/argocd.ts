@@ -1,0 +1,190 @@
+import type * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import * as random from "@pulumi/random";
+import {
+  addonNamespace,
+  loadBalancerHostname,
+  NLB_ANNOTATIONS,
+  pinnedRelease,
+  type ChartSource,
+  type Exposure,
+} from "./helm-release";
+
+export const ARGOCD_CHART: ChartSource = { repo: "https://argoproj.github.io/argo-helm", chart: "argo-cd" };
+
+/** Arguments of {@link ArgoCD}. */
+export interface ArgoCDArgs {
+  /** Exact argo-cd chart version (config `argocdChartVersion`). */
+  chartVersion: string;
+  /** Namespace of Argo CD. Default: "argocd". */
+  namespace?: string;
+  /** redis-ha, two replicas of server, repo server and ApplicationSet controller, PDBs. Default: false. */
+  highAvailability?: boolean;
+  /** NodePort on kind (plain HTTP, kind has no TLS), or an AWS NLB on EKS (Argo CD's own TLS). */
+  exposure: Exposure;
+  /** Git polling interval (`timeout.reconciliation`); lower it where webhooks cannot arrive. Default: chart's 180s. */
+  reconciliationTimeout?: string;
+  /** The release installing the Prometheus Operator CRDs: metrics ServiceMonitors are on and the install waits for it. Default: none (no ServiceMonitors). */
+  monitoringCrds?: pulumi.Resource;
+  /** Resources the install waits for, typically the cluster with its nodes. Default: none. */
+  dependsOn?: pulumi.Input<pulumi.Resource>[];
+  /** The stack's Kubernetes provider. */
+  provider: k8s.Provider;
+}
+
+interface Metrics {
+  enabled: boolean;
+  serviceMonitor: { enabled: boolean };
+}
+interface Component {
+  replicas?: number;
+  pdb?: { enabled: boolean; minAvailable?: number };
+  metrics: Metrics;
+}
+
+/** The argo-cd chart values this component sets (charts/argo-cd/values.yaml). */
+export interface ArgoCdValues {
+  dex: { enabled: boolean };
+  configs: {
+    cm: Record<string, string>;
+    params: { "server.insecure": boolean };
+    rbac: { "policy.default": string };
+    secret: { argocdServerAdminPassword: string; githubSecret: string };
+  };
+  controller: Component;
+  server: Component & {
+    service: { type: string; nodePortHttp?: number; annotations?: Record<string, string> };
+  };
+  repoServer: Component;
+  applicationSet: Component;
+  notifications: { metrics: Metrics };
+  redis: { metrics: Metrics };
+  "redis-ha": {
+    enabled: boolean;
+    exporter?: { enabled: boolean; serviceMonitor: { enabled: boolean } };
+  };
+}
+
+/** Argo CD's release name: the chart's objects are named argocd-server, argocd-repo-server, ... */
+const RELEASE = "argocd";
+
+/**
+ * Argo CD from the pinned argo-cd chart: a generated admin password (stored bcrypt-hashed, exported as a
+ * secret), read-only default RBAC, metrics with ServiceMonitors, an optional highly available layout,
+ * the server on a NodePort (kind) or an AWS NLB (EKS), and a generated GitHub webhook secret.
+ */
+export class ArgoCD extends pulumi.ComponentResource {
+  public readonly namespace: pulumi.Output<string>;
+  public readonly release: k8s.helm.v3.Release;
+  /** The `admin` password; a secret output. */
+  public readonly adminPassword: pulumi.Output<string>;
+  /** Shared secret of the GitHub webhook (argocd-secret `webhook.github.secret`); a secret output. */
+  public readonly webhookSecret: pulumi.Output<string>;
+  /** URL of the UI and API: http://localhost:<nodePort> on kind, https://<NLB hostname> on EKS. */
+  public readonly url: pulumi.Output<string>;
+
+  constructor(name: string, args: ArgoCDArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("gitops-platform:addons:ArgoCD", name, {}, opts);
+    const ha = args.highAvailability ?? false;
+    const serviceMonitors = args.monitoringCrds !== undefined;
+
+    const namespace = addonNamespace(`${name}-ns`, {
+      name: args.namespace ?? "argocd",
+      // Argo CD's own pods meet "restricted" (warned on); the redis-ha subchart's are not guaranteed to.
+      podSecurity: "baseline",
+      provider: args.provider,
+      parent: this,
+    });
+    const password = new random.RandomPassword(
+      `${name}-admin-password`,
+      { length: 24, special: false },
+      { parent: this },
+    );
+    const webhookSecret = new random.RandomPassword(
+      `${name}-webhook-secret`,
+      { length: 40, special: false },
+      { parent: this },
+    );
+
+    // bcryptHash is computed once by the random provider, so the argocd-secret stays stable across runs.
+    const values = pulumi
+      .all([password.bcryptHash, webhookSecret.result])
+      .apply(([hash, githubSecret]) =>
+        argoCdValues({ ...args, highAvailability: ha, serviceMonitors, hash, githubSecret }),
+      );
+    this.release = pinnedRelease(`${name}-release`, {
+      source: ARGOCD_CHART,
+      version: args.chartVersion,
+      releaseName: RELEASE,
+      namespace: namespace.metadata.name,
+      values,
+      secretValues: true,
+      provider: args.provider,
+      parent: this,
+      dependsOn: [...(args.dependsOn ?? []), ...(args.monitoringCrds ? [args.monitoringCrds] : [])],
+    });
+
+    this.namespace = namespace.metadata.name;
+    this.adminPassword = pulumi.secret(password.result);
+    this.webhookSecret = pulumi.secret(webhookSecret.result);
+    this.url =
+      args.exposure.type === "NodePort"
+        ? pulumi.output(`http://localhost:${args.exposure.nodePort}`)
+        : pulumi.interpolate`https://${loadBalancerHostname(`${name}-server`, this.release, `${RELEASE}-server`, args.provider, this)}`;
+
+    this.registerOutputs({
+      namespace: this.namespace,
+      adminPassword: this.adminPassword,
+      webhookSecret: this.webhookSecret,
+      url: this.url,
+    });
+  }
+}
+
+/** The values of the argo-cd chart for the given settings. */
+export function argoCdValues(settings: {
+  highAvailability: boolean;
+  serviceMonitors: boolean;
+  exposure: Exposure;
+  reconciliationTimeout?: string;
+  hash: string;
+  githubSecret: string;
+}): ArgoCdValues {
+  const metrics = { enabled: true, serviceMonitor: { enabled: settings.serviceMonitors } };
+  const ha = settings.highAvailability;
+  const replicated = (replicas: number): Component => ({
+    replicas: ha ? replicas : 1,
+    pdb: { enabled: ha, ...(ha ? { minAvailable: 1 } : {}) },
+    metrics,
+  });
+  const kind = settings.exposure.type === "NodePort";
+  return {
+    // No SSO is configured: the admin account and RBAC roles are the way in.
+    dex: { enabled: false },
+    configs: {
+      cm: settings.reconciliationTimeout ? { "timeout.reconciliation": settings.reconciliationTimeout } : {},
+      // kind serves plain HTTP on its NodePort; on EKS the server terminates TLS itself behind the NLB.
+      params: { "server.insecure": kind },
+      rbac: { "policy.default": "role:readonly" },
+      secret: { argocdServerAdminPassword: settings.hash, githubSecret: settings.githubSecret },
+    },
+    // The controller shards clusters instead of replicating them: one replica (and so no PDB, which would
+    // block node drains) is the chart's HA layout for a single cluster.
+    controller: { replicas: 1, metrics },
+    server: {
+      ...replicated(2),
+      service:
+        settings.exposure.type === "NodePort"
+          ? { type: "NodePort", nodePortHttp: settings.exposure.nodePort }
+          : { type: "LoadBalancer", annotations: NLB_ANNOTATIONS },
+    },
+    repoServer: replicated(2),
+    applicationSet: replicated(2),
+    notifications: { metrics },
+    // With redis-ha on, the chart drops the single redis and redis-ha's exporter takes over its metrics.
+    redis: { metrics },
+    "redis-ha": ha
+      ? { enabled: true, exporter: { enabled: true, serviceMonitor: { enabled: settings.serviceMonitors } } }
+      : { enabled: false },
+  };
+}

@@ -1,0 +1,299 @@
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import type { PlatformConfig } from "./config";
+import type { EksCluster } from "./eks-cluster";
+import { addonNamespace, pinnedRelease, type ChartSource } from "./helm-release";
+import type { KindCluster } from "./kind-cluster";
+import type { PlatformCluster } from "./kubernetes-provider";
+
+export const VELERO_CHART: ChartSource = {
+  repo: "https://vmware-tanzu.github.io/helm-charts",
+  chart: "velero",
+};
+/** The AWS plugin (S3 object store, EBS snapshots): v1.13.x is the line for Velero 1.17 (chart 11.x). */
+export const VELERO_AWS_PLUGIN_IMAGE = "velero/velero-plugin-for-aws:v1.13.0";
+/** Velero's namespace and server service account: the IRSA role trusts exactly this pair. */
+export const VELERO_NAMESPACE = "velero";
+export const VELERO_SERVER_SERVICE_ACCOUNT = "velero-server";
+
+/** Where backups go. */
+export type BackupStorage =
+  | {
+      /** MinIO next to the kind cluster, through Velero's AWS plugin; static credentials in a Secret. */
+      provider: "minio";
+      bucket: pulumi.Input<string>;
+      /** S3 endpoint as pods reach it. */
+      s3Url: pulumi.Input<string>;
+      /** S3 endpoint as the host reaches it, for `velero backup describe/logs`. */
+      publicUrl: pulumi.Input<string>;
+      accessKey: pulumi.Input<string>;
+      secretKey: pulumi.Input<string>;
+    }
+  | {
+      /** An S3 bucket reached through IRSA (no static credentials), plus EBS volume snapshots. */
+      provider: "s3";
+      bucket: pulumi.Input<string>;
+      region: string;
+      /** IAM role of the Velero server service account. */
+      roleArn: pulumi.Input<string>;
+    };
+
+/** Arguments of {@link Backup}. */
+export interface BackupArgs {
+  /** Exact velero chart version (config `veleroChartVersion`). */
+  chartVersion: string;
+  /** The backup storage location (and, for S3, the volume snapshot location). */
+  storage: BackupStorage;
+  /** Cron schedule of the daily backup (config `backupSchedule`). */
+  schedule: string;
+  /** Days a scheduled backup is kept: its TTL (config `backupRetentionDays`). */
+  retentionDays: number;
+  /** Namespaces the schedule backs up (config `appNamespaces`). */
+  includedNamespaces: readonly string[];
+  /** The release installing the Prometheus Operator CRDs: the metrics ServiceMonitor is on and the install waits for it. Default: none. */
+  monitoringCrds?: pulumi.Resource;
+  /** Resources the install waits for, typically the cluster with its nodes. Default: none. */
+  dependsOn?: pulumi.Input<pulumi.Resource>[];
+  /** The stack's Kubernetes provider. */
+  provider: k8s.Provider;
+}
+
+interface BackupStorageLocation {
+  name: string;
+  provider: "aws";
+  bucket: string;
+  default: boolean;
+  config: Record<string, string>;
+}
+
+/** The velero chart values this component sets (charts/velero/values.yaml). */
+export interface VeleroValues {
+  initContainers: Array<{
+    name: string;
+    image: string;
+    imagePullPolicy: string;
+    volumeMounts: Array<{ mountPath: string; name: string }>;
+  }>;
+  configuration: {
+    backupStorageLocation: BackupStorageLocation[];
+    volumeSnapshotLocation: Array<{ name: string; provider: "aws"; config: Record<string, string> }>;
+  };
+  credentials: { useSecret: boolean; existingSecret?: string };
+  serviceAccount: { server: { create: boolean; name: string; annotations?: Record<string, string> } };
+  backupsEnabled: boolean;
+  snapshotsEnabled: boolean;
+  deployNodeAgent: boolean;
+  schedules: Record<
+    string,
+    {
+      disabled: boolean;
+      schedule: string;
+      useOwnerReferencesInBackup: boolean;
+      template: {
+        ttl: string;
+        includedNamespaces: string[];
+        snapshotVolumes: boolean;
+        storageLocation: string;
+      };
+    }
+  >;
+  metrics: { enabled: boolean; serviceMonitor: { enabled: boolean } };
+}
+
+/** Velero's release name; the schedule becomes the Schedule object "velero-daily". */
+const RELEASE = "velero";
+
+/**
+ * Velero with the AWS plugin: backups to MinIO (kind) or to S3 through IRSA with EBS snapshots (EKS),
+ * a daily schedule of the app namespaces kept for the configured number of days, and metrics.
+ */
+export class Backup extends pulumi.ComponentResource {
+  public readonly namespace: pulumi.Output<string>;
+  public readonly release: k8s.helm.v3.Release;
+  /** Bucket the backups go to. */
+  public readonly bucket: pulumi.Output<string>;
+
+  constructor(name: string, args: BackupArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("gitops-platform:addons:Backup", name, {}, opts);
+    const storage = args.storage;
+
+    // Velero's server needs no host access; the node agent (file-system backups) is not deployed.
+    const namespace = addonNamespace(`${name}-ns`, {
+      name: VELERO_NAMESPACE,
+      podSecurity: "baseline",
+      provider: args.provider,
+      parent: this,
+    });
+    let credentialsSecret: pulumi.Output<string | undefined> = pulumi.output(undefined);
+    if (storage.provider === "minio") {
+      const secret = new k8s.core.v1.Secret(
+        `${name}-credentials`,
+        {
+          metadata: { name: "velero-credentials", namespace: namespace.metadata.name },
+          type: "Opaque",
+          stringData: pulumi.secret({
+            cloud: pulumi.interpolate`[default]\naws_access_key_id=${storage.accessKey}\naws_secret_access_key=${storage.secretKey}\n`,
+          }),
+        },
+        { parent: this, provider: args.provider },
+      );
+      credentialsSecret = secret.metadata.name;
+    }
+
+    const values = pulumi
+      .all([
+        storage.bucket,
+        storage.provider === "minio" ? storage.s3Url : "",
+        storage.provider === "minio" ? storage.publicUrl : "",
+        storage.provider === "s3" ? storage.roleArn : "",
+        credentialsSecret,
+      ])
+      .apply(([bucket, s3Url, publicUrl, roleArn, existingSecret]) =>
+        veleroValues({
+          bucket,
+          storage:
+            storage.provider === "minio"
+              ? { provider: "minio", s3Url, publicUrl, existingSecret: existingSecret as string }
+              : { provider: "s3", region: storage.region, roleArn },
+          schedule: args.schedule,
+          retentionDays: args.retentionDays,
+          includedNamespaces: [...args.includedNamespaces],
+          serviceMonitor: args.monitoringCrds !== undefined,
+        }),
+      );
+    this.release = pinnedRelease(`${name}-release`, {
+      source: VELERO_CHART,
+      version: args.chartVersion,
+      releaseName: RELEASE,
+      namespace: namespace.metadata.name,
+      values,
+      provider: args.provider,
+      parent: this,
+      dependsOn: [...(args.dependsOn ?? []), ...(args.monitoringCrds ? [args.monitoringCrds] : [])],
+    });
+
+    this.namespace = namespace.metadata.name;
+    this.bucket = pulumi.output(storage.bucket);
+    this.registerOutputs({ namespace: this.namespace, bucket: this.bucket });
+  }
+}
+
+/** The values of the velero chart for the given settings. */
+export function veleroValues(settings: {
+  bucket: string;
+  storage:
+    | { provider: "minio"; s3Url: string; publicUrl: string; existingSecret: string }
+    | { provider: "s3"; region: string; roleArn: string };
+  schedule: string;
+  retentionDays: number;
+  includedNamespaces: string[];
+  serviceMonitor: boolean;
+}): VeleroValues {
+  const s = settings.storage;
+  const onAws = s.provider === "s3";
+  const location: BackupStorageLocation = {
+    name: "default",
+    provider: "aws",
+    bucket: settings.bucket,
+    default: true,
+    config: onAws
+      ? { region: s.region }
+      : { region: "minio", s3ForcePathStyle: "true", s3Url: s.s3Url, publicUrl: s.publicUrl },
+  };
+  return {
+    initContainers: [
+      {
+        name: "velero-plugin-for-aws",
+        image: VELERO_AWS_PLUGIN_IMAGE,
+        imagePullPolicy: "IfNotPresent",
+        volumeMounts: [{ mountPath: "/target", name: "plugins" }],
+      },
+    ],
+    configuration: {
+      backupStorageLocation: [location],
+      volumeSnapshotLocation: onAws
+        ? [{ name: "default", provider: "aws", config: { region: s.region } }]
+        : [],
+    },
+    // IRSA on EKS: the pod gets web-identity credentials for the role, no key ever leaves AWS.
+    credentials: onAws ? { useSecret: false } : { useSecret: true, existingSecret: s.existingSecret },
+    serviceAccount: {
+      server: {
+        create: true,
+        name: VELERO_SERVER_SERVICE_ACCOUNT,
+        ...(onAws ? { annotations: { "eks.amazonaws.com/role-arn": s.roleArn } } : {}),
+      },
+    },
+    backupsEnabled: true,
+    // kind's volumes are node-local paths that no snapshotter can take.
+    snapshotsEnabled: onAws,
+    deployNodeAgent: false,
+    schedules: {
+      daily: {
+        disabled: false,
+        schedule: settings.schedule,
+        useOwnerReferencesInBackup: false,
+        template: {
+          ttl: `${settings.retentionDays * 24}h`,
+          includedNamespaces: settings.includedNamespaces,
+          snapshotVolumes: onAws,
+          storageLocation: "default",
+        },
+      },
+    },
+    metrics: { enabled: true, serviceMonitor: { enabled: settings.serviceMonitor } },
+  };
+}
+
+/**
+ * Creates the stack's Backup: MinIO from the kind cluster, or an S3 bucket and IRSA role on EKS. The AWS
+ * part (and with it @pulumi/aws) is imported only on EKS stacks.
+ */
+export async function createBackup(
+  config: PlatformConfig,
+  cluster: PlatformCluster,
+  options: Pick<BackupArgs, "monitoringCrds" | "dependsOn">,
+): Promise<Backup> {
+  const name = `${config.cluster.name}-backup`;
+  const common = {
+    chartVersion: config.charts.velero,
+    schedule: config.addons.backup.schedule,
+    retentionDays: config.addons.backup.retentionDays,
+    includedNamespaces: config.gitops.appNamespaces,
+    provider: cluster.provider,
+    ...options,
+  };
+  if (config.cluster.provider === "kind") {
+    const kind = cluster as KindCluster;
+    return new Backup(name, {
+      ...common,
+      storage: {
+        provider: "minio",
+        bucket: kind.backupBucket,
+        s3Url: kind.minioClusterUrl,
+        publicUrl: kind.minioPublicUrl,
+        accessKey: kind.minioAccessKey,
+        secretKey: kind.minioSecretKey,
+      },
+    });
+  }
+  const { BackupBucket } = await import("./backup-storage-aws");
+  const eks = cluster as EksCluster;
+  const bucket = new BackupBucket(`${name}-storage`, {
+    bucketPrefix: `${config.cluster.name}-velero-`,
+    retentionDays: config.addons.backup.retentionDays,
+    oidcProviderArn: eks.oidcProviderArn,
+    oidcProviderUrl: eks.oidcProviderUrl,
+    serviceAccount: { namespace: VELERO_NAMESPACE, name: VELERO_SERVER_SERVICE_ACCOUNT },
+    awsProvider: eks.awsProvider,
+  });
+  return new Backup(name, {
+    ...common,
+    storage: {
+      provider: "s3",
+      bucket: bucket.bucketName,
+      region: config.cluster.region,
+      roleArn: bucket.roleArn,
+    },
+  });
+}

@@ -1,0 +1,733 @@
+import { strict as assert } from "node:assert";
+import { spawnSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { PROJECT_DIR, readProject, resolveStackConfig, type Evaluation } from "../automation/evaluate";
+import { ALERT_RULE_GROUPS } from "../components/alert-rules";
+import { ARGOCD_CHART } from "../components/argocd";
+import { VELERO_AWS_PLUGIN_IMAGE, VELERO_CHART } from "../components/backup";
+import { CONFIG_NAMESPACE, ConfigError, parsePlatformConfig } from "../components/config";
+import { pinnedRelease } from "../components/helm-release";
+import { dashboardFiles, GRAFANA_CHART, KUBE_PROMETHEUS_STACK_CHART } from "../components/monitoring";
+import { evaluated, resourcesOf, type Resource } from "./support/stacks";
+
+type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+const STACKS = ["dev", "staging", "prod"] as const;
+type Stack = (typeof STACKS)[number];
+const RELEASE = "kubernetes:helm.sh/v3:Release";
+const defaults = readProject().config ?? {};
+const pinned = (key: string) => String(defaults[key]?.default);
+
+const evaluations = new Map<Stack, Evaluation>();
+before(async function () {
+  this.timeout(30000);
+  for (const stack of STACKS) evaluations.set(stack, await evaluated(stack));
+});
+
+const all = (stack: Stack, type: string, suffix = ""): Resource[] =>
+  resourcesOf(evaluations.get(stack)!, type, suffix);
+function only(stack: Stack, type: string, suffix = ""): Resource {
+  const found = all(stack, type, suffix);
+  assert.equal(found.length, 1, `${stack}: expected one ${type} *${suffix}, got ${found.length}`);
+  return found[0]!;
+}
+const release = (stack: Stack, suffix: string) => only(stack, RELEASE, suffix);
+const argocd = (stack: Stack) => release(stack, "-argocd-release").inputs.values as Obj;
+const kps = (stack: Stack) => release(stack, "-monitoring-kube-prometheus-stack").inputs.values as Obj;
+const grafana = (stack: Stack) => release(stack, "-monitoring-grafana").inputs.values as Obj;
+const velero = (stack: Stack) => release(stack, "-backup-release").inputs.values as Obj;
+
+const RELEASES = [
+  {
+    suffix: "-argocd-release",
+    releaseName: "argocd",
+    source: ARGOCD_CHART,
+    versionKey: "argocdChartVersion",
+    namespace: "argocd",
+  },
+  {
+    suffix: "-monitoring-kube-prometheus-stack",
+    releaseName: "kube-prometheus-stack",
+    source: KUBE_PROMETHEUS_STACK_CHART,
+    versionKey: "kubePrometheusStackChartVersion",
+    namespace: "monitoring",
+  },
+  {
+    suffix: "-monitoring-grafana",
+    releaseName: "grafana",
+    source: GRAFANA_CHART,
+    versionKey: "grafanaChartVersion",
+    namespace: "monitoring",
+  },
+  {
+    suffix: "-backup-release",
+    releaseName: "velero",
+    source: VELERO_CHART,
+    versionKey: "veleroChartVersion",
+    namespace: "velero",
+  },
+];
+
+describe("add-ons: pinned Helm releases", () => {
+  it("pins the charts in Pulumi.yaml to exact, verified versions", () => {
+    assert.deepEqual(
+      RELEASES.map((r) => pinned(r.versionKey)),
+      ["9.1.4", "80.7.0", "10.1.5", "11.2.0"],
+    );
+  });
+
+  for (const stack of STACKS) {
+    it(`${stack}: each release has its chart, repository, exact version and namespace, atomic and awaited`, () => {
+      assert.equal(all(stack, RELEASE).length, RELEASES.length, "exactly the four add-on releases");
+      for (const r of RELEASES) {
+        const { inputs } = release(stack, r.suffix);
+        assert.equal(inputs.chart, r.source.chart);
+        assert.equal(inputs.repositoryOpts.repo, r.source.repo);
+        assert.equal(inputs.version, pinned(r.versionKey));
+        assert.match(inputs.version, /^\d+\.\d+\.\d+$/);
+        assert.equal(inputs.name, r.releaseName);
+        assert.equal(inputs.namespace, r.namespace);
+        assert.equal(inputs.createNamespace, false, "the namespace is an explicit resource");
+        assert.equal(inputs.atomic, true);
+        assert.equal(inputs.cleanupOnFail, true);
+        assert.equal(inputs.skipAwait, false);
+        assert.ok(inputs.timeout >= 600, "timeout");
+      }
+    });
+
+    it(`${stack}: namespaces carry Pod Security labels fitting their add-on`, () => {
+      const expected = { argocd: "baseline", monitoring: "privileged", velero: "baseline" };
+      for (const [ns, level] of Object.entries(expected)) {
+        const found = all(stack, "kubernetes:core/v1:Namespace").filter((n) => n.inputs.metadata.name === ns);
+        assert.equal(found.length, 1, `one namespace ${ns}`);
+        const labels = found[0]!.inputs.metadata.labels;
+        assert.equal(labels["pod-security.kubernetes.io/enforce"], level, ns);
+        assert.ok(labels["pod-security.kubernetes.io/warn"], `${ns} warns`);
+      }
+    });
+
+    it(`${stack}: add-ons wait for no other add-on, except for the Prometheus Operator CRDs`, () => {
+      const releases = all(stack, RELEASE);
+      const byUrn = new Map(releases.map((r) => [r.urn, r.inputs.name as string]));
+      const deps = Object.fromEntries(
+        releases.map((r) => [
+          r.inputs.name,
+          r.dependsOn
+            .map((u) => byUrn.get(u))
+            .filter(Boolean)
+            .sort(),
+        ]),
+      );
+      assert.deepEqual(deps, {
+        argocd: ["kube-prometheus-stack"],
+        "kube-prometheus-stack": [],
+        grafana: [],
+        velero: ["kube-prometheus-stack"],
+      });
+      // ...and all of them wait for the cluster: its provider and, explicitly, its resources.
+      const clusterChild = evaluations
+        .get(stack)!
+        .resources.find(
+          (r) =>
+            (r.type === "command:local:Command" && r.name.endsWith("-kind")) ||
+            r.type === "eks:index:Cluster",
+        )!;
+      for (const r of releases)
+        assert.ok(r.dependsOn.includes(clusterChild.urn), `${r.name} waits for the cluster`);
+    });
+  }
+
+  it("the helper refuses a version that is not exact", () => {
+    for (const version of ["9.1", "^9.1.4", "v9.1.4", "latest"]) {
+      assert.throws(
+        () =>
+          pinnedRelease("x", {
+            source: ARGOCD_CHART,
+            version,
+            releaseName: "x",
+            namespace: "x",
+            values: {},
+            provider: undefined as never,
+            parent: undefined as never,
+          }),
+        new RegExp(
+          `argo-cd: chart version must be exact like 1\\.2\\.3 \\(got "${version.replace(/[.^]/g, "\\$&")}"\\)`,
+        ),
+      );
+    }
+  });
+});
+
+describe("add-ons: secrets stay secret", () => {
+  for (const stack of STACKS) {
+    it(`${stack}: generated passwords and hashes appear only as secrets, in inputs and outputs`, () => {
+      const evaluation = evaluations.get(stack)!;
+      const passwords = all(stack, "random:index/randomPassword:RandomPassword");
+      const marks = passwords.flatMap((p) => [`mock-password-${p.name}`, `$2a$10$mockhash${p.name}`]);
+      assert.ok(passwords.some((p) => p.name.endsWith("-argocd-admin-password")));
+      assert.ok(passwords.some((p) => p.name.endsWith("-argocd-webhook-secret")));
+      assert.ok(passwords.some((p) => p.name.endsWith("-monitoring-grafana-admin-password")));
+      for (const r of evaluation.resources) {
+        const masked = JSON.stringify(r.maskedInputs);
+        for (const mark of marks)
+          assert.ok(!masked.includes(mark), `${r.type} ${r.name} shows ${mark} in plain`);
+      }
+      // Not vacuous: the add-on passwords do reach their consumers, as secrets.
+      const used = (mark: string) =>
+        evaluation.resources.some((r) => JSON.stringify(r.inputs).includes(mark));
+      for (const p of passwords.filter((p) => /-(argocd|monitoring)-/.test(p.name))) {
+        assert.ok(
+          used(`mock-password-${p.name}`) || used(`$2a$10$mockhash${p.name}`),
+          `${p.name} is used by some resource`,
+        );
+      }
+      for (const [key, value] of Object.entries(evaluation.outputs)) {
+        if (evaluation.secretOutputs.includes(key)) continue;
+        const text = JSON.stringify(value) ?? "";
+        for (const mark of marks) assert.ok(!text.includes(mark), `output ${key} leaks ${mark}`);
+      }
+    });
+
+    it(`${stack}: admin passwords are secret stack outputs`, () => {
+      const { outputs, secretOutputs } = evaluations.get(stack)!;
+      assert.ok(secretOutputs.includes("argocdAdminPassword"));
+      assert.ok(secretOutputs.includes("grafanaAdminPassword"));
+      assert.equal(outputs.argocdAdminPassword, `mock-password-gitops-${stack}-argocd-admin-password`);
+      assert.equal(
+        outputs.grafanaAdminPassword,
+        `mock-password-gitops-${stack}-monitoring-grafana-admin-password`,
+      );
+    });
+  }
+});
+
+describe("add-ons: Argo CD", () => {
+  for (const stack of STACKS) {
+    it(`${stack}: bcrypt admin password and GitHub webhook secret, in a secret values object`, () => {
+      const r = release(stack, "-argocd-release");
+      assert.deepEqual(r.secretPaths, ["values"], "the whole values object is secret");
+      assert.equal(r.maskedInputs.values, "[secret]");
+      const secret = argocd(stack).configs.secret;
+      assert.equal(secret.argocdServerAdminPassword, `$2a$10$mockhashgitops-${stack}-argocd-admin-password`);
+      assert.equal(secret.githubSecret, `mock-password-gitops-${stack}-argocd-webhook-secret`);
+    });
+
+    it(`${stack}: read-only default RBAC, metrics and ServiceMonitors for every component`, () => {
+      const v = argocd(stack);
+      assert.equal(v.configs.rbac["policy.default"], "role:readonly");
+      for (const component of ["controller", "server", "repoServer", "applicationSet", "redis"]) {
+        assert.deepEqual(
+          v[component].metrics,
+          { enabled: true, serviceMonitor: { enabled: true } },
+          component,
+        );
+      }
+      assert.deepEqual(v.notifications.metrics, { enabled: true, serviceMonitor: { enabled: true } });
+    });
+  }
+
+  it("dev (kind): plain HTTP on the NodePort, faster polling, single replicas", () => {
+    const v = argocd("dev");
+    assert.deepEqual(v.server.service, { type: "NodePort", nodePortHttp: 30081 });
+    assert.equal(v.configs.params["server.insecure"], true);
+    assert.equal(v.configs.cm["timeout.reconciliation"], "60s");
+    assert.equal(v["redis-ha"].enabled, false);
+    assert.equal(v.server.replicas, 1);
+    assert.equal(evaluations.get("dev")!.outputs.argocdUrl, "http://localhost:30081");
+  });
+
+  for (const stack of ["staging", "prod"] as const) {
+    it(`${stack} (EKS): TLS by Argo CD behind an AWS NLB, URL from the load balancer`, () => {
+      const v = argocd(stack);
+      assert.equal(v.server.service.type, "LoadBalancer");
+      assert.equal(v.server.service.annotations["service.beta.kubernetes.io/aws-load-balancer-type"], "nlb");
+      assert.equal(v.configs.params["server.insecure"], false);
+      assert.deepEqual(v.configs.cm, {}, "webhooks can arrive: chart's reconciliation timeout");
+      assert.match(
+        String(evaluations.get(stack)!.outputs.argocdUrl),
+        /^https:\/\/.+\.elb\..+amazonaws\.com$/,
+      );
+    });
+  }
+
+  it("prod is highly available, staging is not", () => {
+    const prod = argocd("prod");
+    assert.equal(prod["redis-ha"].enabled, true);
+    assert.deepEqual(prod["redis-ha"].exporter, { enabled: true, serviceMonitor: { enabled: true } });
+    assert.equal(prod.controller.replicas, 1, "the controller shards; one replica per cluster");
+    for (const component of ["server", "repoServer", "applicationSet"]) {
+      assert.ok(prod[component].replicas >= 2, `${component} replicas`);
+      assert.equal(prod[component].pdb.enabled, true, `${component} PDB`);
+    }
+    const staging = argocd("staging");
+    assert.equal(staging["redis-ha"].enabled, false);
+    assert.equal(staging.server.replicas, 1);
+    assert.equal(staging.server.pdb.enabled, false);
+  });
+});
+
+describe("add-ons: Monitoring", () => {
+  const PROMETHEUS_URL = "http://kube-prometheus-stack-prometheus.monitoring.svc:9090";
+  const expected = {
+    dev: { retention: "7d", storage: "10Gi", size: "8GB", storageClass: "standard" },
+    staging: { retention: "15d", storage: "20Gi", size: "17GB", storageClass: "gp2" },
+    prod: { retention: "30d", storage: "50Gi", size: "42GB", storageClass: "gp2" },
+  };
+
+  for (const stack of STACKS) {
+    it(`${stack}: kube-prometheus-stack selects every monitor and rule, keeps ${expected[stack].retention}`, () => {
+      const v = kps(stack);
+      assert.deepEqual(
+        {
+          enabled: v.grafana.enabled,
+          dashboards: v.grafana.forceDeployDashboards,
+          datasources: v.grafana.forceDeployDatasources,
+        },
+        { enabled: false, dashboards: true, datasources: true },
+      );
+      const spec = v.prometheus.prometheusSpec;
+      for (const kind of ["serviceMonitor", "podMonitor", "rule", "probe"]) {
+        assert.equal(spec[`${kind}SelectorNilUsesHelmValues`], false, kind);
+      }
+      assert.equal(spec.retention, expected[stack].retention);
+      assert.equal(spec.retentionSize, expected[stack].size);
+      const claim = spec.storageSpec.volumeClaimTemplate.spec;
+      assert.equal(claim.storageClassName, expected[stack].storageClass);
+      assert.equal(claim.resources.requests.storage, expected[stack].storage);
+      assert.equal(v["prometheus-node-exporter"].hostRootFsMount.enabled, stack !== "dev");
+    });
+
+    it(`${stack}: Grafana loads the provisioned Prometheus datasource and the dashboards through its sidecars`, () => {
+      const ds = kps(stack).grafana.sidecar.datasources;
+      assert.equal(ds.url, PROMETHEUS_URL);
+      assert.equal(ds.uid, "prometheus");
+      assert.equal(ds.isDefaultDatasource, true);
+      assert.equal(evaluations.get(stack)!.outputs.prometheusUrl, PROMETHEUS_URL);
+      const g = grafana(stack);
+      assert.deepEqual(g.sidecar.datasources, { enabled: true, label: ds.label, labelValue: ds.labelValue });
+      assert.deepEqual(g.sidecar.dashboards, {
+        enabled: true,
+        label: "grafana_dashboard",
+        labelValue: kps(stack).grafana.sidecar.dashboards.labelValue,
+      });
+      const maps = all(stack, "kubernetes:core/v1:ConfigMap").filter((c) => c.name.includes("-dashboard-"));
+      assert.deepEqual(
+        maps.map((c) => Object.keys(c.inputs.data)[0]).sort(),
+        dashboardFiles()
+          .map((f) => path.basename(f))
+          .sort(),
+      );
+      for (const c of maps) {
+        assert.equal(c.inputs.metadata.namespace, "monitoring");
+        assert.equal(c.inputs.metadata.labels.grafana_dashboard, "1");
+      }
+    });
+
+    it(`${stack}: Grafana's admin comes from a Secret holding a generated password`, () => {
+      const g = grafana(stack);
+      const secret = only(stack, "kubernetes:core/v1:Secret", "-monitoring-grafana-admin");
+      assert.equal(g.admin.existingSecret, secret.inputs.metadata.name);
+      assert.equal(
+        secret.inputs.stringData[g.admin.passwordKey],
+        `mock-password-gitops-${stack}-monitoring-grafana-admin-password`,
+      );
+      assert.ok(secret.secretPaths.includes("stringData"));
+      assert.equal(JSON.stringify(g).includes("mock-password"), false);
+    });
+  }
+
+  it("Grafana on a NodePort on kind, an NLB on EKS", () => {
+    assert.deepEqual(grafana("dev").service, { type: "NodePort", nodePort: 30082 });
+    assert.equal(evaluations.get("dev")!.outputs.grafanaUrl, "http://localhost:30082");
+    for (const stack of ["staging", "prod"] as const) {
+      const service = grafana(stack).service;
+      assert.equal(service.type, "LoadBalancer");
+      assert.equal(service.annotations["service.beta.kubernetes.io/aws-load-balancer-type"], "nlb");
+      assert.match(
+        String(evaluations.get(stack)!.outputs.grafanaUrl),
+        /^http:\/\/.+\.elb\..+amazonaws\.com$/,
+      );
+    }
+  });
+});
+
+/** Metric names of a PromQL expression: strings, matchers, ranges, label lists and calls removed. */
+export function metricNames(expr: string): string[] {
+  const KEYWORDS = new Set(["and", "or", "unless", "bool", "offset", "inf", "nan"]);
+  const e = expr
+    .replace(/"(?:[^"\\]|\\.)*"/g, '""')
+    .replace(/\$\{?\w+\}?/g, "")
+    .replace(/\{[^}]*\}/g, "")
+    .replace(/\[[^\]]*\]/g, "")
+    .replace(/\b(by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)/g, "");
+  return [...e.matchAll(/[A-Za-z_:][A-Za-z0-9_:]*/g)]
+    .filter(
+      (m) =>
+        !e
+          .slice(m.index + m[0].length)
+          .trimStart()
+          .startsWith("("),
+    )
+    .map((m) => m[0])
+    .filter((name) => !KEYWORDS.has(name.toLowerCase()));
+}
+
+/** The app's own series (app/src/metrics.ts) and prom-client's default process and Node.js metrics. */
+const APP_METRICS = [
+  "http_requests_total",
+  "http_request_duration_seconds_bucket",
+  "http_request_duration_seconds_sum",
+  "http_request_duration_seconds_count",
+];
+const PROM_CLIENT_DEFAULTS = /^(process|nodejs)_[a-z_]+$/;
+const KUBE_STATE_METRICS = ["kube_pod_status_ready", "kube_deployment_status_replicas_available"];
+const ARGOCD_METRICS = ["argocd_app_info", "argocd_app_sync_total"];
+const VELERO_METRICS = ["velero_backup_failure_total", "velero_backup_last_successful_timestamp"];
+
+function dashboardQueries(dashboard: Obj): string[] {
+  const panels = dashboard.panels as Obj[];
+  const templating = (dashboard.templating.list as Obj[]).filter((v) => v.type === "query");
+  return [
+    ...panels.flatMap((p) => (p.targets as Obj[]).map((t) => String(t.expr))),
+    // label_values(metric, label): only the metric is one.
+    ...templating.map((v) => String(v.query.query).replace(/^label_values\(\s*([\w:]+)\s*,.*\)$/, "$1")),
+  ];
+}
+const readDashboard = (file: string) =>
+  JSON.parse(fs.readFileSync(path.join(PROJECT_DIR, "dashboards", file), "utf8")) as Obj;
+
+describe("add-ons: dashboards", () => {
+  it("the metric-name parser finds metrics and only metrics", () => {
+    assert.deepEqual(
+      metricNames(
+        'histogram_quantile(0.95, sum by (le, route) (rate(a_bucket{ns="$x",s=~"5.."}[5m]))) / on(job) b or vector(0)',
+      ),
+      ["a_bucket", "b"],
+    );
+  });
+
+  it("every dashboard file is valid JSON for the Prometheus datasource, with unique ids", () => {
+    const files = dashboardFiles().map((f) => path.basename(f));
+    assert.deepEqual(files, ["argocd.json", "demo-app.json"]);
+    const uids = new Set<string>();
+    for (const file of files) {
+      const d = readDashboard(file);
+      assert.ok(d.title && d.uid && !uids.has(d.uid), `${file}: title and unique uid`);
+      uids.add(d.uid);
+      const ids = (d.panels as Obj[]).map((p) => p.id);
+      assert.equal(new Set(ids).size, ids.length, `${file}: unique panel ids`);
+      for (const p of d.panels as Obj[]) {
+        assert.ok((p.targets as Obj[]).length > 0, `${file}: ${p.title} has a query`);
+        assert.deepEqual(p.datasource, { type: "prometheus", uid: "${datasource}" });
+      }
+    }
+  });
+
+  it("the demo app dashboard queries only what the app and kube-state-metrics export", () => {
+    const d = readDashboard("demo-app.json");
+    const queries = dashboardQueries(d);
+    for (const name of queries.flatMap(metricNames)) {
+      assert.ok(
+        APP_METRICS.includes(name) || PROM_CLIENT_DEFAULTS.test(name) || KUBE_STATE_METRICS.includes(name),
+        `demo-app.json queries unknown metric ${name}`,
+      );
+    }
+    const panel = (title: RegExp) => {
+      const found = (d.panels as Obj[]).find((p) => title.test(p.title));
+      assert.ok(found, `panel ${title}`);
+      return (found.targets as Obj[]).map((t) => String(t.expr)).join("\n");
+    };
+    assert.match(panel(/^Request rate/), /rate\(http_requests_total\{/);
+    assert.match(panel(/^Error rate/), /status_code=~"5\.\."[^/]*\/\s*sum\(rate\(http_requests_total/);
+    assert.match(panel(/^p95 latency/), /histogram_quantile\(0\.95, .*http_request_duration_seconds_bucket/);
+    assert.match(panel(/^Pods ready/), /kube_pod_status_ready\{.*condition="true"/);
+  });
+
+  it("the Argo CD dashboard shows applications by sync and by health status", () => {
+    const d = readDashboard("argocd.json");
+    for (const name of dashboardQueries(d).flatMap(metricNames)) {
+      assert.ok(ARGOCD_METRICS.includes(name), `argocd.json queries unknown metric ${name}`);
+    }
+    const exprs = dashboardQueries(d).join("\n");
+    assert.match(exprs, /sum by \(sync_status\) \(argocd_app_info\)/);
+    assert.match(exprs, /sum by \(health_status\) \(argocd_app_info\)/);
+  });
+});
+
+describe("add-ons: alert rules", () => {
+  const rules = (stack: Stack) =>
+    (kps(stack).additionalPrometheusRulesMap["gitops-platform"].groups as Obj[]).flatMap(
+      (g) => g.rules as Obj[],
+    );
+
+  for (const stack of STACKS) {
+    it(`${stack}: every platform alert reaches Prometheus`, () => {
+      assert.deepEqual(
+        rules(stack).map((r) => r.alert),
+        ALERT_RULE_GROUPS.flatMap((g) => g.rules.map((r) => r.alert)),
+      );
+    });
+  }
+
+  it("covers app down, app 5xx ratio, Argo CD degraded or out of sync, and Velero failures", () => {
+    const byExpr = (pattern: RegExp) => {
+      const found = rules("dev").filter((r) => pattern.test(r.expr));
+      assert.equal(found.length, 1, `one rule matching ${pattern}`);
+      return found[0]!;
+    };
+    byExpr(/^up\{job=~"\.\*demo-app\.\*"\} == 0$/);
+    byExpr(/^absent\(up\{job=~"\.\*demo-app\.\*"\}\)$/);
+    const errors = byExpr(
+      /status_code=~"5\.\."\}\[5m\]\)\) \/ sum by \(namespace\) \(rate\(http_requests_total/,
+    );
+    assert.match(errors.expr, /> 0\.05$/);
+    assert.equal(errors.for, "5m");
+    assert.equal(byExpr(/^argocd_app_info\{health_status="Degraded"\} == 1$/).for, "15m");
+    assert.equal(byExpr(/^argocd_app_info\{sync_status="OutOfSync"\} == 1$/).for, "15m");
+    byExpr(/^increase\(velero_backup_failure_total\[1h\]\) > 0$/);
+    byExpr(/^time\(\) - velero_backup_last_successful_timestamp\{schedule!=""\} > 25 \* 3600$/);
+  });
+
+  it("queries only metrics that exist", () => {
+    const known = [...APP_METRICS, ...ARGOCD_METRICS, ...VELERO_METRICS, "up"];
+    for (const rule of rules("dev")) {
+      for (const name of metricNames(rule.expr)) assert.ok(known.includes(name), `${rule.alert}: ${name}`);
+      assert.ok(["critical", "warning"].includes(rule.labels.severity));
+      assert.ok(rule.annotations.summary && rule.annotations.description);
+    }
+  });
+});
+
+describe("add-ons: Backup (Velero)", () => {
+  const ttl = { dev: "168h", staging: "336h", prod: "720h" };
+
+  for (const stack of STACKS) {
+    it(`${stack}: the AWS plugin, a daily schedule of the app namespaces kept ${ttl[stack]}, metrics`, () => {
+      const v = velero(stack);
+      assert.deepEqual(v.initContainers, [
+        {
+          name: "velero-plugin-for-aws",
+          image: VELERO_AWS_PLUGIN_IMAGE,
+          imagePullPolicy: "IfNotPresent",
+          volumeMounts: [{ mountPath: "/target", name: "plugins" }],
+        },
+      ]);
+      assert.match(VELERO_AWS_PLUGIN_IMAGE, /^velero\/velero-plugin-for-aws:v1\.13\.\d+$/);
+      assert.deepEqual(Object.keys(v.schedules), ["daily"]);
+      const daily = v.schedules.daily;
+      assert.equal(daily.schedule, "0 2 * * *");
+      assert.equal(daily.disabled, false);
+      assert.deepEqual(daily.template.includedNamespaces, ["demo-app"]);
+      assert.equal(daily.template.ttl, ttl[stack]);
+      assert.equal(daily.template.storageLocation, "default");
+      assert.deepEqual(v.metrics, { enabled: true, serviceMonitor: { enabled: true } });
+      assert.equal(v.serviceAccount.server.name, "velero-server");
+      assert.equal(v.deployNodeAgent, false);
+    });
+  }
+
+  it("dev (kind): MinIO through the AWS plugin, credentials in a secret Secret, no snapshots", () => {
+    const v = velero("dev");
+    assert.deepEqual(v.configuration.backupStorageLocation, [
+      {
+        name: "default",
+        provider: "aws",
+        bucket: "velero",
+        default: true,
+        config: {
+          region: "minio",
+          s3ForcePathStyle: "true",
+          s3Url: "http://gitops-dev-minio:9000",
+          publicUrl: "http://localhost:9000",
+        },
+      },
+    ]);
+    assert.deepEqual(v.configuration.volumeSnapshotLocation, []);
+    assert.equal(v.snapshotsEnabled, false);
+    const secret = only("dev", "kubernetes:core/v1:Secret", "-backup-credentials");
+    assert.deepEqual(v.credentials, { useSecret: true, existingSecret: secret.inputs.metadata.name });
+    assert.ok(secret.secretPaths.includes("stringData"));
+    assert.match(
+      secret.inputs.stringData.cloud,
+      /^\[default\]\naws_access_key_id=mock-password-gitops-dev-minio-access-key\naws_secret_access_key=mock-password-gitops-dev-minio-secret-key\n$/,
+    );
+  });
+
+  for (const stack of ["staging", "prod"] as const) {
+    it(`${stack} (EKS): S3 through IRSA, no static credentials, EBS snapshots in the region`, () => {
+      const v = velero(stack);
+      const bucket = only(stack, "aws:s3/bucket:Bucket", "-backup-storage-bucket");
+      const role = only(stack, "aws:iam/role:Role", "-backup-storage-role");
+      assert.deepEqual(v.configuration.backupStorageLocation, [
+        {
+          name: "default",
+          provider: "aws",
+          bucket: bucket.name,
+          default: true,
+          config: { region: "eu-west-1" },
+        },
+      ]);
+      assert.deepEqual(v.configuration.volumeSnapshotLocation, [
+        { name: "default", provider: "aws", config: { region: "eu-west-1" } },
+      ]);
+      assert.equal(v.snapshotsEnabled, true);
+      assert.deepEqual(v.credentials, { useSecret: false });
+      assert.equal(
+        v.serviceAccount.server.annotations["eks.amazonaws.com/role-arn"],
+        `arn:aws:mock:::${role.name}`,
+      );
+      assert.deepEqual(all(stack, "kubernetes:core/v1:Secret", "-backup-credentials"), []);
+      assert.equal(evaluations.get(stack)!.outputs.backupBucket, bucket.name);
+    });
+
+    it(`${stack} (EKS): the bucket is encrypted, versioned, private, TLS-only and expires old objects`, () => {
+      const bucket = only(stack, "aws:s3/bucket:Bucket", "-backup-storage-bucket");
+      assert.equal(bucket.inputs.bucketPrefix, `gitops-${stack}-velero-`);
+      assert.equal(bucket.inputs.forceDestroy, false);
+      const of = (type: string) => {
+        const r = only(stack, type);
+        assert.equal(r.inputs.bucket, bucket.name, `${type} is on the backup bucket`);
+        return r.inputs;
+      };
+      const sse = of(
+        "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
+      );
+      assert.equal(sse.rules[0].applyServerSideEncryptionByDefault.sseAlgorithm, "AES256");
+      assert.equal(of("aws:s3/bucketVersioning:BucketVersioning").versioningConfiguration.status, "Enabled");
+      const block = of("aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock");
+      for (const flag of [
+        "blockPublicAcls",
+        "blockPublicPolicy",
+        "ignorePublicAcls",
+        "restrictPublicBuckets",
+      ]) {
+        assert.equal(block[flag], true, flag);
+      }
+      const lifecycle = of("aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration").rules as Obj[];
+      const retentionDays = { staging: 14, prod: 30 }[stack];
+      assert.ok(lifecycle.every((r) => r.status === "Enabled"));
+      assert.equal(lifecycle.find((r) => r.expiration)!.expiration.days, retentionDays + 7);
+      assert.equal(
+        lifecycle.find((r) => r.noncurrentVersionExpiration)!.noncurrentVersionExpiration.noncurrentDays,
+        7,
+      );
+      const policy = JSON.parse(of("aws:s3/bucketPolicy:BucketPolicy").policy);
+      assert.deepEqual(policy.Statement[0].Condition, { Bool: { "aws:SecureTransport": "false" } });
+      assert.equal(policy.Statement[0].Effect, "Deny");
+    });
+
+    it(`${stack} (EKS): only velero/velero-server may assume the role, which reaches only that bucket`, () => {
+      const role = only(stack, "aws:iam/role:Role", "-backup-storage-role");
+      const trust = JSON.parse(role.inputs.assumeRolePolicy);
+      assert.equal(trust.Statement.length, 1);
+      const statement = trust.Statement[0];
+      assert.equal(statement.Action, "sts:AssumeRoleWithWebIdentity");
+      assert.match(statement.Principal.Federated, /^arn:aws:iam::123456789012:oidc-provider\/oidc\.eks\./);
+      const issuer = statement.Principal.Federated.split("oidc-provider/")[1];
+      assert.deepEqual(statement.Condition, {
+        StringEquals: {
+          [`${issuer}:sub`]: "system:serviceaccount:velero:velero-server",
+          [`${issuer}:aud`]: "sts.amazonaws.com",
+        },
+      });
+      const bucket = only(stack, "aws:s3/bucket:Bucket", "-backup-storage-bucket");
+      const bucketArn = `arn:aws:mock:::${bucket.name}`;
+      const policy = JSON.parse(
+        only(stack, "aws:iam/rolePolicy:RolePolicy", "-backup-storage-policy").inputs.policy,
+      );
+      for (const s of policy.Statement as Obj[]) {
+        const actions = s.Action as string[];
+        assert.ok(!actions.some((a) => a.endsWith(":*")), `no wildcard actions (${actions.join(", ")})`);
+        if (actions.some((a) => a.startsWith("s3:"))) {
+          assert.ok(
+            [bucketArn, `${bucketArn}/*`].includes(s.Resource),
+            `S3 only on the bucket (${s.Resource})`,
+          );
+        } else {
+          assert.ok(
+            actions.every((a) => a.startsWith("ec2:")),
+            "else only EC2 snapshot actions",
+          );
+        }
+      }
+    });
+  }
+});
+
+describe("add-ons: configuration", () => {
+  const raw = (overrides: Record<string, unknown> = {}) =>
+    Object.fromEntries(
+      Object.entries(resolveStackConfig("dev", { overrides })).map(([k, v]) => [
+        k.slice(CONFIG_NAMESPACE.length + 1),
+        v.value,
+      ]),
+    );
+  const problems = (overrides: Record<string, unknown>) => {
+    try {
+      parsePlatformConfig(raw(overrides), { project: "p", stack: "dev" });
+      return [];
+    } catch (err) {
+      assert.ok(err instanceof ConfigError);
+      return [...err.problems];
+    }
+  };
+
+  it("reads the add-on settings per environment", () => {
+    const read = (stack: Stack) =>
+      parsePlatformConfig(
+        Object.fromEntries(
+          Object.entries(resolveStackConfig(stack)).map(([k, v]) => [
+            k.slice(CONFIG_NAMESPACE.length + 1),
+            v.value,
+          ]),
+        ),
+        { project: "p", stack },
+      ).addons;
+    assert.deepEqual(read("dev"), {
+      argocdHighAvailability: false,
+      prometheus: { retention: "7d", storageGiB: 10 },
+      backup: { schedule: "0 2 * * *", retentionDays: 7 },
+    });
+    assert.equal(read("prod").argocdHighAvailability, true);
+    assert.equal(read("prod").backup.retentionDays, 30);
+  });
+
+  it("rejects bad add-on values, naming key, value and what is allowed", () => {
+    assert.deepEqual(problems({ "gitops-platform:prometheusRetention": "7 days" }), [
+      'gitops-platform:prometheusRetention: must be a Prometheus retention like 7d, 36h or 2w (a whole number and one of h, d, w, y) (got "7 days")',
+    ]);
+    assert.deepEqual(problems({ "gitops-platform:backupSchedule": "daily" }), [
+      'gitops-platform:backupSchedule: must be a five-field cron schedule (minute hour day-of-month month day-of-week), e.g. "0 2 * * *" (got "daily")',
+    ]);
+    assert.deepEqual(problems({ "gitops-platform:backupRetentionDays": 0 }), [
+      'gitops-platform:backupRetentionDays: must be 1-365 days (got "0")',
+    ]);
+    assert.deepEqual(problems({ "gitops-platform:argocdHighAvailability": true }), [
+      "gitops-platform:argocdHighAvailability: highly available Argo CD needs at least 3 schedulable nodes (redis-ha anti-affinity); raise kindWorkerNodes or set argocdHighAvailability to false (got kindWorkerNodes 1)",
+    ]);
+    assert.deepEqual(
+      problems({ "gitops-platform:argocdHighAvailability": true, "gitops-platform:kindWorkerNodes": 3 }),
+      [],
+    );
+  });
+});
+
+describe("add-ons: the dev stack stays free of AWS code", () => {
+  it("evaluates dev in a fresh process without loading @pulumi/aws, @pulumi/eks or @pulumi/awsx", function () {
+    this.timeout(30000);
+    const script = [
+      'const { evaluateStack, loadedModules } = require("./automation/evaluate");',
+      'evaluateStack("dev").then((e) => {',
+      "  if (e.error) throw e.error;",
+      '  const releases = e.resources.filter((r) => r.type === "kubernetes:helm.sh/v3:Release").length;',
+      '  const aws = ["@pulumi/aws", "@pulumi/eks", "@pulumi/awsx"].flatMap((m) => loadedModules(m));',
+      "  console.log(JSON.stringify({ releases, aws }));",
+      "});",
+    ].join("\n");
+    const tsx = path.join(PROJECT_DIR, "node_modules", ".bin", "tsx");
+    const run = spawnSync(tsx, ["-e", script], { cwd: PROJECT_DIR, encoding: "utf8" });
+    assert.equal(run.status, 0, run.stderr);
+    assert.deepEqual(JSON.parse(run.stdout.trim().split("\n").pop()!), { releases: 4, aws: [] });
+  });
+});
