@@ -67,9 +67,20 @@ export = async () => {
       repoUrl: config.gitops.repoUrl,
       revision: config.gitops.revision,
       appNamespaces: [...config.gitops.appNamespaces],
-      github: config.github.enabled ? { repository: config.github.repository } : undefined,
+      github: config.github.enabled
+        ? {
+            repository: config.github.repository,
+            argocdPublicUrl: config.github.argocdPublicUrl,
+            webhookSecret: argocd.webhookSecret,
+          }
+        : undefined,
       image: { repository: appImage.repository, tag: appImage.tag, digest: appImage.digest },
-      clusterFacts: { cluster_name: cluster.clusterName, cluster_provider: config.cluster.provider },
+      clusterFacts: {
+        cluster_name: cluster.clusterName,
+        cluster_provider: config.cluster.provider,
+        ...(config.cluster.provider === "eks" ? { aws_region: config.cluster.region } : {}),
+        backup_bucket: backup.bucket,
+      },
       provider: cluster.provider,
       // Argo CD's CRDs must exist before its Applications; on destroy, Applications go first.
       dependsOn: [argocd.release],

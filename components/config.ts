@@ -131,6 +131,12 @@ export const rawConfigSchema = z.strictObject({
       error: "must be an IAM policy ARN",
     }),
   ),
+  argocdPublicUrl: z
+    .url({
+      protocol: /^https$/,
+      error: "must be the https:// URL at which GitHub reaches Argo CD (trusted certificate)",
+    })
+    .optional(),
   githubOidcProviderArn: z
     .string()
     .regex(/^arn:aws[a-z-]*:iam::\d{12}:oidc-provider\/token\.actions\.githubusercontent\.com$/, {
@@ -210,6 +216,8 @@ export type GitHubSettings =
       readonly actionsPolicyArns: readonly string[];
       /** An existing GitHub OIDC provider of the account; created when unset. */
       readonly oidcProviderArn?: string;
+      /** Argo CD's URL as GitHub reaches it; a push webhook is registered only when set. */
+      readonly argocdPublicUrl?: string;
     };
 
 /** The one typed, frozen configuration object the rest of the program receives. */
@@ -426,6 +434,7 @@ function toPlatformConfig(c: RawConfig, context: { project: string; stack: strin
         reviewerTeams: c.githubReviewerTeams,
         actionsPolicyArns: c.githubActionsPolicyArns,
         oidcProviderArn: c.githubOidcProviderArn,
+        argocdPublicUrl: c.argocdPublicUrl?.replace(/\/+$/, ""),
       }
     : { enabled: false };
   const repoUrl = github.enabled

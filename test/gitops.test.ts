@@ -4,7 +4,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { parse, parseAllDocuments } from "yaml";
-import { evaluateProgram, ofType, type Evaluation } from "../automation/evaluate";
+import { evaluateProgram, evaluateStack, ofType, type Evaluation } from "../automation/evaluate";
 import { githubTrustPolicy } from "../components/github-oidc-role";
 import { GitOps, IN_CLUSTER } from "../components/gitops";
 import { helm, helmUnavailableReason } from "./support/helm";
@@ -183,6 +183,10 @@ describe("GitOps: Argo CD objects (every stack)", () => {
       assert.equal(cluster.inputs.metadata.labels["argocd.argoproj.io/secret-type"], "cluster");
       assert.equal(cluster.inputs.metadata.annotations.environment, stack);
       assert.equal(cluster.inputs.stringData.server, IN_CLUSTER);
+      assert.equal(
+        cluster.inputs.metadata.annotations.backup_bucket,
+        evaluations.get(stack)!.outputs.backupBucket,
+      );
     });
   }
 });
@@ -239,6 +243,25 @@ describe("GitOps: the webhook to Argo CD", () => {
       "the secret is a Pulumi secret",
     );
     assert.doesNotMatch(JSON.stringify(hook.maskedInputs), /webhook-secret-value/);
+  });
+
+  it("the staging stack registers it with Argo CD's own webhook secret once argocdPublicUrl is set", async () => {
+    assert.equal(
+      find("staging", "github:index/repositoryWebhook:RepositoryWebhook").length,
+      0,
+      "no URL, no webhook",
+    );
+    const e = await evaluateStack("staging", {
+      overrides: { "gitops-platform:argocdPublicUrl": "https://argocd.staging.example.com/" },
+    });
+    assert.equal(e.error, undefined);
+    const hook = ofType(e, "github:index/repositoryWebhook:RepositoryWebhook")[0] as Resource;
+    assert.equal(hook.inputs.configuration.url, "https://argocd.staging.example.com/api/webhook");
+    assert.equal(hook.inputs.configuration.secret, "mock-password-gitops-staging-argocd-webhook-secret");
+    assert.doesNotMatch(
+      JSON.stringify(e.resources.map((r) => r.maskedInputs)),
+      /mock-password-gitops-staging-argocd-webhook/,
+    );
   });
 
   it("registers no webhook when Argo CD is not reachable from GitHub (kind)", async () => {
