@@ -257,6 +257,21 @@ export class ConfigError extends Error {
   }
 }
 
+/**
+ * Keys whose values are Pulumi secrets (`pulumi config set --secret`): read with getSecret so they stay
+ * encrypted end to end, never validated as plain strings, never in the frozen config object.
+ */
+export const SECRET_CONFIG_KEYS = ["ciConfigPassphrase"] as const;
+
+/** Secret configuration values, as secret outputs (undefined when unset). */
+export function loadSecretConfig(): Record<
+  (typeof SECRET_CONFIG_KEYS)[number],
+  pulumi.Output<string> | undefined
+> {
+  const config = new pulumi.Config(CONFIG_NAMESPACE);
+  return { ciConfigPassphrase: config.getSecret("ciConfigPassphrase") };
+}
+
 /** Reads the `gitops-platform:*` keys of the current stack and validates them. */
 export function loadPlatformConfig(): PlatformConfig {
   const config = new pulumi.Config(CONFIG_NAMESPACE);

@@ -15,12 +15,14 @@ export interface GitHubRepoArgs {
   protectedBranchesOnly?: boolean;
   /** Environment variables the workflows read (e.g. AWS_ROLE_ARN, AWS_REGION). Default: none. */
   variables?: Record<string, pulumi.Input<string>>;
+  /** Environment secrets the workflows read (e.g. PULUMI_CONFIG_PASSPHRASE); values must be secrets. Default: none. */
+  secrets?: Record<string, pulumi.Input<string>>;
 }
 
 /**
  * The GitHub side of a stack: an Actions environment (with required reviewers where configured, e.g.
- * prod) and the environment variables the deploy workflow needs. Credentials never go here: AWS is
- * reached through OIDC (see GitHubOidcRole), so there are no static keys to store.
+ * prod) and the environment variables and secrets the deploy workflow needs. No cloud credentials go
+ * here: AWS is reached through OIDC (see GitHubOidcRole), so there are no static keys to store.
  */
 export class GitHubRepo extends pulumi.ComponentResource {
   public readonly environmentName: string;
@@ -50,6 +52,18 @@ export class GitHubRepo extends pulumi.ComponentResource {
       new github.ActionsEnvironmentVariable(
         `${name}-var-${variableName.toLowerCase().replace(/_/g, "-")}`,
         { repository: args.repository, environment: environment.environment, variableName, value },
+        { parent: this },
+      );
+    }
+    for (const [secretName, value] of Object.entries(args.secrets ?? {})) {
+      new github.ActionsEnvironmentSecret(
+        `${name}-secret-${secretName.toLowerCase().replace(/_/g, "-")}`,
+        {
+          repository: args.repository,
+          environment: environment.environment,
+          secretName,
+          plaintextValue: pulumi.secret(value),
+        },
         { parent: this },
       );
     }

@@ -1,6 +1,6 @@
 import * as github from "@pulumi/github";
 import type * as pulumi from "@pulumi/pulumi";
-import type { PlatformConfig } from "./config";
+import { loadSecretConfig, type PlatformConfig } from "./config";
 import type { EksCluster } from "./eks-cluster";
 import { GitHubRepo } from "./github-repo";
 import type { PlatformCluster } from "./kubernetes-provider";
@@ -33,6 +33,7 @@ export async function createGitHubResources(
     variables.AWS_ROLE_ARN = role.roleArn;
     variables.AWS_REGION = config.cluster.region;
   }
+  const passphrase = loadSecretConfig().ciConfigPassphrase;
   new GitHubRepo(
     `${config.cluster.name}-github`,
     {
@@ -41,6 +42,7 @@ export async function createGitHubResources(
       stack: config.stack,
       reviewerTeams: [...settings.reviewerTeams],
       variables,
+      secrets: passphrase ? { PULUMI_CONFIG_PASSPHRASE: passphrase } : {},
     },
     { providers: [provider] },
   );

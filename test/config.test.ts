@@ -2,7 +2,13 @@ import { strict as assert } from "node:assert";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { parse } from "yaml";
-import { ConfigError, CONFIG_NAMESPACE, parsePlatformConfig, rawConfigSchema } from "../components/config";
+import {
+  ConfigError,
+  CONFIG_NAMESPACE,
+  parsePlatformConfig,
+  rawConfigSchema,
+  SECRET_CONFIG_KEYS,
+} from "../components/config";
 import { configReference, END_MARKER, START_MARKER } from "../automation/config-reference";
 import { evaluateStack, listStacks, PROJECT_DIR, readProject, readStackFile } from "../automation/evaluate";
 
@@ -14,7 +20,9 @@ const PROVIDER_NAMESPACES = ["aws", "github", "kubernetes", "docker", "command"]
 
 describe("config: Pulumi.yaml is the declared schema", () => {
   it("declares exactly the keys components/config.ts validates", () => {
-    assert.deepEqual(Object.keys(declared).sort(), schemaKeys);
+    assert.deepEqual(Object.keys(declared).sort(), [...schemaKeys, ...SECRET_CONFIG_KEYS].sort());
+    for (const key of SECRET_CONFIG_KEYS)
+      assert.equal(declared[key]?.secret, true, `${key} is declared secret`);
   });
 
   it("gives every key a known type, a description, and a default of that type", () => {

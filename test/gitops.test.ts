@@ -104,6 +104,20 @@ describe("GitOps with GitHub managed (staging, prod)", () => {
     });
   }
 
+  it("ciConfigPassphrase (a secure config value) becomes an environment secret, still secret", async () => {
+    assert.equal(find("staging", "github:index/actionsEnvironmentSecret:ActionsEnvironmentSecret").length, 0);
+    const e = await evaluateStack("staging", {
+      overrides: { "gitops-platform:ciConfigPassphrase": { secure: "v1:ciphertext" } },
+    });
+    assert.equal(e.error, undefined);
+    const secrets = ofType(e, "github:index/actionsEnvironmentSecret:ActionsEnvironmentSecret") as Resource[];
+    assert.deepEqual(
+      secrets.map((r) => [r.inputs.secretName, r.inputs.environment]),
+      [["PULUMI_CONFIG_PASSPHRASE", "staging"]],
+    );
+    assert.ok(secrets[0]!.secretPaths.includes("plaintextValue"), "the passphrase is a Pulumi secret");
+  });
+
   it("the trust policy refuses wildcard repositories", () => {
     assert.throws(() => githubTrustPolicy("arn", "org/*", "prod"), /without wildcards \(got "org\/\*"\)/);
   });
