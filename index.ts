@@ -1,13 +1,13 @@
 import * as pulumi from "@pulumi/pulumi";
-import { ArgoCD } from "./components/argocd";
-import { createBackup } from "./components/backup";
-import { createCluster } from "./components/cluster";
+import { ArgoCD } from "./components/addons/argocd";
+import { createBackup } from "./components/addons/backup";
+import { createCluster } from "./components/cluster/cluster";
 import { loadPlatformConfig } from "./components/config";
-import { createGitHubResources } from "./components/github-wiring";
-import { GitOps } from "./components/gitops";
-import type { Exposure } from "./components/helm-release";
-import { createAppImage } from "./components/image-registry";
-import { Monitoring } from "./components/monitoring";
+import { createGitHubResources } from "./components/github/github-wiring";
+import { GitOps } from "./components/gitops/gitops";
+import type { Exposure } from "./components/addons/helm-release";
+import { createAppImage } from "./components/image/image-registry";
+import { Monitoring } from "./components/addons/monitoring";
 
 /**
  * gitops-platform: one program from laptop to production.

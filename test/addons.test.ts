@@ -3,12 +3,12 @@ import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { PROJECT_DIR, readProject, resolveStackConfig, type Evaluation } from "../automation/evaluate";
-import { ALERT_RULE_GROUPS } from "../components/alert-rules";
-import { ARGOCD_CHART } from "../components/argocd";
-import { VELERO_AWS_PLUGIN_IMAGE, VELERO_CHART } from "../components/backup";
+import { ALERT_RULE_GROUPS } from "../components/addons/alert-rules";
+import { ARGOCD_CHART } from "../components/addons/argocd";
+import { VELERO_AWS_PLUGIN_IMAGE, VELERO_CHART } from "../components/addons/backup";
 import { CONFIG_NAMESPACE, ConfigError, parsePlatformConfig } from "../components/config";
-import { pinnedRelease } from "../components/helm-release";
-import { dashboardFiles, GRAFANA_CHART, KUBE_PROMETHEUS_STACK_CHART } from "../components/monitoring";
+import { pinnedRelease } from "../components/addons/helm-release";
+import { dashboardFiles, GRAFANA_CHART, KUBE_PROMETHEUS_STACK_CHART } from "../components/addons/monitoring";
 import { evaluated, resourcesOf, type Resource } from "./support/stacks";
 
 type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any

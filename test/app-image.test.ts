@@ -3,7 +3,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { ofType, type Evaluation } from "../automation/evaluate";
-import { contentHash, imageTag } from "../components/image-tag";
+import { contentHash, imageTag } from "../components/image/image-tag";
 import { evaluated } from "./support/stacks";
 
 const DIGEST_REF = /@sha256:[a-f0-9]{64}$/;

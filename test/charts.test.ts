@@ -4,7 +4,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { parse, parseAllDocuments, stringify } from "yaml";
 import { SUPPORTED_KUBERNETES_VERSIONS } from "../components/config";
-import { APP_RESOURCE_KINDS, IN_CLUSTER, SYNC_RETRY } from "../components/gitops";
+import { APP_RESOURCE_KINDS, IN_CLUSTER, SYNC_RETRY } from "../components/gitops/gitops";
 import { APP_NAMESPACE_LABEL } from "../policy/rules";
 import {
   extractZipEntry,
@@ -64,7 +64,7 @@ const lintArgs = (env: Env) => [
   MIN_KUBE,
   ...envFiles(env),
 ];
-/** The values the root Application passes to the app-of-apps chart (components/gitops.ts). */
+/** The values the root Application passes to the app-of-apps chart (components/gitops/gitops.ts). */
 const rootValues = (env: Env) => [
   "--set",
   `env=${env},repoURL=${REPO_URL},targetRevision=main,project=${env}`,
@@ -484,7 +484,7 @@ describe("gitops/ charts with a real helm", function () {
       try {
         const file = path.join(dir, "image.yaml");
         const image = { repository: "ghcr.io/example-org/demo-app", tag: "abc1234-42", digest: DIGEST };
-        // The same shape as imageValuesFile() in components/gitops.ts.
+        // The same shape as imageValuesFile() in components/gitops/gitops.ts.
         fs.writeFileSync(file, `# Written by Pulumi (gitops-platform)\n${stringify({ image })}`);
         const objects = await render(templateArgs("prod", "-f", file));
         for (const obj of objects) await assertValid(obj, "pinned");

@@ -5,8 +5,8 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { parse, parseAllDocuments } from "yaml";
 import { evaluateProgram, evaluateStack, ofType, type Evaluation } from "../automation/evaluate";
-import { githubTrustPolicy } from "../components/github-oidc-role";
-import { GitOps, IN_CLUSTER } from "../components/gitops";
+import { githubTrustPolicy } from "../components/github/github-oidc-role";
+import { GitOps, IN_CLUSTER } from "../components/gitops/gitops";
 import { helm, helmUnavailableReason } from "./support/helm";
 import { evaluated, resourcesOf, type Resource } from "./support/stacks";
 

@@ -1,7 +1,7 @@
-// Loaded only by EKS stacks (see createBackup in components/backup.ts): the dev stack never loads @pulumi/aws.
+// Loaded only by EKS stacks (see createBackup in components/addons/backup.ts): the dev stack never loads @pulumi/aws.
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import { irsaTrustPolicy } from "./irsa";
+import { irsaTrustPolicy } from "../cluster/irsa";
 
 /** Arguments of {@link BackupBucket}. */
 export interface BackupBucketArgs {

@@ -1,4 +1,4 @@
-// Loaded only by stacks that push to ECR (EKS stacks): see components/image-registry.ts.
+// Loaded only by stacks that push to ECR (EKS stacks): see components/image/image-registry.ts.
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 

@@ -19,7 +19,7 @@ export const KUBE_PROMETHEUS_STACK_CHART: ChartSource = {
 };
 export const GRAFANA_CHART: ChartSource = { repo: "https://grafana.github.io/helm-charts", chart: "grafana" };
 /** Grafana dashboards kept as code, one JSON file each. */
-export const DASHBOARDS_DIR = path.resolve(__dirname, "..", "dashboards");
+export const DASHBOARDS_DIR = path.resolve(__dirname, "..", "..", "dashboards");
 /** Labels Grafana's sidecars watch for (the charts' defaults, set explicitly on both sides). */
 export const DASHBOARD_LABEL = { name: "grafana_dashboard", value: "1" };
 export const DATASOURCE_LABEL = { name: "grafana_datasource", value: "1" };

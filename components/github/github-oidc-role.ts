@@ -1,7 +1,7 @@
 // Loaded only by AWS stacks (see index.ts): the dev stack never loads @pulumi/aws.
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import { webIdentityTrustPolicy } from "./irsa";
+import { webIdentityTrustPolicy } from "../cluster/irsa";
 
 export const GITHUB_OIDC_ISSUER = "token.actions.githubusercontent.com";
 

@@ -1,5 +1,5 @@
 import type * as pulumi from "@pulumi/pulumi";
-import type { PlatformConfig } from "./config";
+import type { PlatformConfig } from "../config";
 import type { PlatformCluster } from "./kubernetes-provider";
 
 /**

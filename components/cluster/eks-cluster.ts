@@ -1,4 +1,4 @@
-// Loaded only by EKS stacks (see components/cluster.ts): the dev stack never pays for the AWS SDKs.
+// Loaded only by EKS stacks (see components/cluster/cluster.ts): the dev stack never pays for the AWS SDKs.
 import * as aws from "@pulumi/aws";
 import * as awsx from "@pulumi/awsx";
 import * as eks from "@pulumi/eks";

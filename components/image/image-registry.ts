@@ -1,12 +1,12 @@
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { AppImage } from "./app-image";
-import type { PlatformConfig } from "./config";
-import type { EksCluster } from "./eks-cluster";
+import type { PlatformConfig } from "../config";
+import type { EksCluster } from "../cluster/eks-cluster";
 import { imageTag } from "./image-tag";
-import type { PlatformCluster } from "./kubernetes-provider";
+import type { PlatformCluster } from "../cluster/kubernetes-provider";
 
-const APP_DIR = path.resolve(__dirname, "..", "app");
+const APP_DIR = path.resolve(__dirname, "..", "..", "app");
 
 /**
  * Builds and pushes the app image to the stack's registry: the kind registry (dev, native platform),

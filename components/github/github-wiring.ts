@@ -1,9 +1,9 @@
 import * as github from "@pulumi/github";
 import type * as pulumi from "@pulumi/pulumi";
-import { loadSecretConfig, type PlatformConfig } from "./config";
-import type { EksCluster } from "./eks-cluster";
+import { loadSecretConfig, type PlatformConfig } from "../config";
+import type { EksCluster } from "../cluster/eks-cluster";
 import { GitHubRepo } from "./github-repo";
-import type { PlatformCluster } from "./kubernetes-provider";
+import type { PlatformCluster } from "../cluster/kubernetes-provider";
 
 /**
  * The GitHub side of a stack when `githubEnabled`: an explicit provider for the owner (token from

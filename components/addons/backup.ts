@@ -1,10 +1,10 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import type { PlatformConfig } from "./config";
-import type { EksCluster } from "./eks-cluster";
+import type { PlatformConfig } from "../config";
+import type { EksCluster } from "../cluster/eks-cluster";
 import { addonNamespace, pinnedRelease, type ChartSource } from "./helm-release";
-import type { KindCluster } from "./kind-cluster";
-import type { PlatformCluster } from "./kubernetes-provider";
+import type { KindCluster } from "../cluster/kind-cluster";
+import type { PlatformCluster } from "../cluster/kubernetes-provider";
 
 export const VELERO_CHART: ChartSource = {
   repo: "https://vmware-tanzu.github.io/helm-charts",

@@ -3,7 +3,7 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import * as tls from "@pulumi/tls";
 import { stringify } from "yaml";
-import { APP_NAMESPACE_LABEL } from "../policy/rules";
+import { APP_NAMESPACE_LABEL } from "../../policy/rules";
 
 /** The in-cluster API server, as Argo CD names it. */
 export const IN_CLUSTER = "https://kubernetes.default.svc";
