@@ -48,6 +48,11 @@ export = async () => {
     chartVersion: config.charts.argocd,
     highAvailability: config.addons.argocdHighAvailability,
     exposure: exposure(kind?.ports.argocd),
+    url: kind
+      ? `http://localhost:${kind.ports.argocd}`
+      : config.github.enabled
+        ? config.github.argocdPublicUrl
+        : undefined,
     // GitHub cannot reach a kind cluster: poll git every minute instead of waiting for webhooks.
     reconciliationTimeout: kind ? "60s" : undefined,
     monitoringCrds: monitoring.prometheusStack,

@@ -11,7 +11,7 @@ import type { Command } from "./args";
 import type { ClusterProvider } from "./stack-files";
 
 export const MIN_PULUMI_VERSION = "3.170.0";
-export const MIN_KIND_VERSION = "0.29.0";
+export const MIN_KIND_VERSION = "0.33.0";
 export const PULUMI_INSTALL_URL = "https://www.pulumi.com/docs/install/";
 export const KIND_INSTALL_URL = "https://kind.sigs.k8s.io/docs/user/quick-start/#installation";
 export const DOCKER_INSTALL_URL = "https://docs.docker.com/engine/install/";

@@ -16,8 +16,8 @@ const REGISTRIES = ["local", "ghcr", "ecr"] as const;
 const NAT_STRATEGIES = ["Single", "OnePerAz"] as const;
 const CAPACITY_TYPES = ["ON_DEMAND", "SPOT"] as const;
 
-/** Kubernetes minor versions this program is tested against (kind node image and EKS). */
-export const SUPPORTED_KUBERNETES_VERSIONS = ["1.32", "1.33", "1.34"] as const;
+/** Kubernetes minor versions this program is tested against: in EKS standard support and published by kind. */
+export const SUPPORTED_KUBERNETES_VERSIONS = ["1.35", "1.36"] as const;
 
 const EXACT_SEMVER = /^\d+\.\d+\.\d+$/;
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
@@ -25,8 +25,9 @@ const AWS_REGION = /^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d$/;
 const IAM_ARN = /^arn:aws[a-z-]*:iam::\d{12}:(role|user)\/[\w+=,.@/-]+$/;
 const GITHUB_NAME = /^[A-Za-z0-9_.-]{1,100}$/;
 const DIGEST_PINNED_IMAGE = /^[\w./:-]+:[\w.-]+@sha256:[a-f0-9]{64}$/;
-const TAGGED_IMAGE = /^[\w./-]+(:\d+)?\/?[\w./-]*:[\w][\w.-]{0,127}$/;
 const PROMETHEUS_DURATION = /^[1-9]\d*[hdwy]$/;
+/** Keys of earlier versions and their successors, named in the error when a stack file still sets them. */
+const RENAMED_KEYS: Record<string, string> = { minioPort: "s3Port", minioImage: "s3Image" };
 /** redis-ha spreads its three replicas over distinct nodes (hard anti-affinity). */
 const HA_MIN_NODES = 3;
 
@@ -59,6 +60,10 @@ const chartVersion = (chart: string) =>
   z.string().regex(EXACT_SEMVER, {
     error: `must be an exact chart version of ${chart} like 1.2.3 (no ranges, no "v" prefix, no "latest")`,
   });
+const digestPinnedImage = () =>
+  z.string().regex(DIGEST_PINNED_IMAGE, {
+    error: "must be an image pinned by tag and digest: name:tag@sha256:<64 hex>",
+  });
 const nodePort = () =>
   integer().pipe(z.number().min(30000).max(32767, { error: "must be a NodePort in 30000-32767" }));
 const hostPort = () =>
@@ -78,16 +83,16 @@ export const rawConfigSchema = z.strictObject({
   kubernetesVersion: z.enum(SUPPORTED_KUBERNETES_VERSIONS),
 
   kindNodeImage: z.string().regex(DIGEST_PINNED_IMAGE, {
-    error: "must be a kindest/node image pinned by tag and digest: kindest/node:v1.33.1@sha256:<64 hex>",
+    error: "must be a kindest/node image pinned by tag and digest: kindest/node:v1.35.8@sha256:<64 hex>",
   }),
   kindWorkerNodes: integer().pipe(z.number().min(0).max(5)),
   appNodePort: nodePort(),
   argocdNodePort: nodePort(),
   grafanaNodePort: nodePort(),
   localRegistryPort: hostPort(),
-  localRegistryImage: z.string().regex(TAGGED_IMAGE, { error: "must be an image with an exact tag" }),
-  minioPort: hostPort(),
-  minioImage: z.string().regex(TAGGED_IMAGE, { error: "must be an image with an exact tag" }),
+  localRegistryImage: digestPinnedImage(),
+  s3Port: hostPort(),
+  s3Image: digestPinnedImage(),
 
   awsRegion: z.string().regex(AWS_REGION, { error: "must be an AWS region such as eu-west-1" }).optional(),
   availabilityZones: list(
@@ -177,7 +182,8 @@ export interface KindSettings {
   readonly workerNodes: number;
   readonly ports: { readonly app: number; readonly argocd: number; readonly grafana: number };
   readonly registry: { readonly port: number; readonly image: string };
-  readonly minio: { readonly port: number; readonly image: string };
+  /** The S3-compatible server Velero backs up to. */
+  readonly s3: { readonly port: number; readonly image: string };
 }
 
 /** Settings of an EKS cluster (staging, prod). */
@@ -301,7 +307,9 @@ export function parsePlatformConfig(
 function describeIssue(issue: z.core.$ZodIssue, raw: Record<string, unknown>): string {
   const [top, ...rest] = issue.path.map(String);
   if (issue.code === "unrecognized_keys") {
-    return `${issue.keys.map((k) => `${CONFIG_NAMESPACE}:${k}`).join(", ")}: unknown key; allowed keys are those declared in Pulumi.yaml`;
+    const renamed = issue.keys.filter((k) => k in RENAMED_KEYS);
+    const hint = renamed.map((k) => `; ${k} is now ${RENAMED_KEYS[k]}`).join("");
+    return `${issue.keys.map((k) => `${CONFIG_NAMESPACE}:${k}`).join(", ")}: unknown key; allowed keys are those declared in Pulumi.yaml${hint}`;
   }
   const key = `${CONFIG_NAMESPACE}:${top ?? "?"}${rest.length ? `[${rest.join("][")}]` : ""}`;
   const value = top === undefined ? undefined : rest.length ? issue.input : raw[top];
@@ -369,8 +377,8 @@ function crossFieldProblems(c: RawConfig): string[] {
       if (other) problems.push(`${CONFIG_NAMESPACE}:${name}: port ${port} is already used by ${other}`);
       seen.set(port, name);
     }
-    if (c.localRegistryPort === c.minioPort) {
-      problems.push(`${key("minioPort")}: port ${c.minioPort} is already used by localRegistryPort`);
+    if (c.localRegistryPort === c.s3Port) {
+      problems.push(`${key("s3Port")}: port ${c.s3Port} is already used by localRegistryPort`);
     }
     const nodeVersion = /:v(\d+\.\d+)\./.exec(c.kindNodeImage)?.[1];
     if (nodeVersion !== c.kubernetesVersion) {
@@ -418,7 +426,7 @@ function toPlatformConfig(c: RawConfig, context: { project: string; stack: strin
           workerNodes: c.kindWorkerNodes,
           ports: { app: c.appNodePort, argocd: c.argocdNodePort, grafana: c.grafanaNodePort },
           registry: { port: c.localRegistryPort, image: c.localRegistryImage },
-          minio: { port: c.minioPort, image: c.minioImage },
+          s3: { port: c.s3Port, image: c.s3Image },
         }
       : {
           provider: "eks",

@@ -2,7 +2,13 @@ import { strict as assert } from "node:assert";
 import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { PROJECT_DIR, readProject, resolveStackConfig, type Evaluation } from "../automation/evaluate";
+import {
+  evaluateStack,
+  PROJECT_DIR,
+  readProject,
+  resolveStackConfig,
+  type Evaluation,
+} from "../automation/evaluate";
 import { ALERT_RULE_GROUPS } from "../components/addons/alert-rules";
 import { ARGOCD_CHART } from "../components/addons/argocd";
 import { VELERO_AWS_PLUGIN_IMAGE, VELERO_CHART } from "../components/addons/backup";
@@ -73,7 +79,7 @@ describe("add-ons: pinned Helm releases", () => {
   it("pins the charts in Pulumi.yaml to exact, verified versions", () => {
     assert.deepEqual(
       RELEASES.map((r) => pinned(r.versionKey)),
-      ["9.1.4", "80.7.0", "10.1.5", "11.2.0"],
+      ["10.1.1", "88.5.3", "12.11.1", "12.1.0"],
     );
   });
 
@@ -225,7 +231,47 @@ describe("add-ons: Argo CD", () => {
       }
       assert.deepEqual(v.notifications.metrics, { enabled: true, serviceMonitor: { enabled: true } });
     });
+
+    it(`${stack}: every redis ServiceMonitor has an exporter container serving its port`, () => {
+      const v = argocd(stack);
+      const ha = v["redis-ha"];
+      if (ha.enabled) {
+        // The chart skips its own redis (and its metrics Service) when redis-ha is on.
+        assert.equal(ha.exporter.serviceMonitor.enabled, true);
+        assert.equal(ha.exporter.enabled, true, "redis-ha exporter sidecar");
+      } else {
+        assert.equal(v.redis.metrics.serviceMonitor.enabled, true);
+        assert.equal(v.redis.exporter.enabled, true, "the metrics Service targets the exporter's port");
+      }
+    });
+
+    it(`${stack}: the admin password's mtime is taken once, when the password hash changes`, () => {
+      const mtime = only(stack, "command:local:Command", "-argocd-admin-password-mtime");
+      assert.deepEqual(mtime.inputs.triggers, [`$2a$10$mockhashgitops-${stack}-argocd-admin-password`]);
+      assert.equal(
+        argocd(stack).configs.secret.argocdServerAdminPasswordMtime,
+        `mock-stdout-of-gitops-${stack}-argocd-admin-password-mtime`,
+        "the chart gets the command's recorded output, not a time of its own",
+      );
+    });
   }
+
+  it("the mtime command prints an RFC 3339 UTC time with a real shell and node", () => {
+    const mtime = only("dev", "command:local:Command", "-argocd-admin-password-mtime");
+    const run = spawnSync("sh", ["-c", String(mtime.inputs.create)], { encoding: "utf8", timeout: 10000 });
+    assert.equal(run.status, 0, run.stderr);
+    assert.match(run.stdout, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
+    assert.ok(Math.abs(Date.parse(run.stdout) - Date.now()) < 24 * 3600 * 1000, "today's time");
+  });
+
+  it("argocd-cm url is what each stack exposes, never the chart's placeholder", async () => {
+    assert.equal(argocd("dev").configs.cm.url, "http://localhost:30081");
+    const withUrl = await evaluateStack("staging", {
+      overrides: { "gitops-platform:argocdPublicUrl": "https://argocd.staging.example.org/" },
+    });
+    const values = resourcesOf(withUrl, RELEASE, "-argocd-release")[0]!.inputs.values as Obj;
+    assert.equal(values.configs.cm.url, "https://argocd.staging.example.org");
+  });
 
   it("dev (kind): plain HTTP on the NodePort, faster polling, single replicas", () => {
     const v = argocd("dev");
@@ -513,7 +559,11 @@ describe("add-ons: Backup (Velero)", () => {
           volumeMounts: [{ mountPath: "/target", name: "plugins" }],
         },
       ]);
-      assert.match(VELERO_AWS_PLUGIN_IMAGE, /^velero\/velero-plugin-for-aws:v1\.13\.\d+$/);
+      // v1.14.x is the plugin line of Velero 1.18 (chart 12.x), pinned by digest.
+      assert.match(
+        VELERO_AWS_PLUGIN_IMAGE,
+        /^velero\/velero-plugin-for-aws:v1\.14\.\d+@sha256:[a-f0-9]{64}$/,
+      );
       assert.deepEqual(Object.keys(v.schedules), ["daily"]);
       const daily = v.schedules.daily;
       assert.equal(daily.schedule, "0 2 * * *");
@@ -527,7 +577,7 @@ describe("add-ons: Backup (Velero)", () => {
     });
   }
 
-  it("dev (kind): MinIO through the AWS plugin, credentials in a secret Secret, no snapshots", () => {
+  it("dev (kind): the local S3 server through the AWS plugin, credentials in a secret Secret, no snapshots", () => {
     const v = velero("dev");
     assert.deepEqual(v.configuration.backupStorageLocation, [
       {
@@ -536,9 +586,9 @@ describe("add-ons: Backup (Velero)", () => {
         bucket: "velero",
         default: true,
         config: {
-          region: "minio",
+          region: "us-east-1",
           s3ForcePathStyle: "true",
-          s3Url: "http://gitops-dev-minio:9000",
+          s3Url: "http://gitops-dev-s3:9000",
           publicUrl: "http://localhost:9000",
         },
       },
@@ -550,7 +600,7 @@ describe("add-ons: Backup (Velero)", () => {
     assert.ok(secret.secretPaths.includes("stringData"));
     assert.match(
       secret.inputs.stringData.cloud,
-      /^\[default\]\naws_access_key_id=mock-password-gitops-dev-minio-access-key\naws_secret_access_key=mock-password-gitops-dev-minio-secret-key\n$/,
+      /^\[default\]\naws_access_key_id=mock-password-gitops-dev-s3-access-key\naws_secret_access_key=mock-password-gitops-dev-s3-secret-key\n$/,
     );
   });
 

@@ -36,7 +36,7 @@ function fakeBin(scripts: Record<string, string | null>): string {
 const TOOLS = {
   pulumi: 'echo "v3.201.0"',
   docker: 'echo "27.3.1"',
-  kind: 'echo "kind v0.29.0 go1.24.2 linux/amd64"',
+  kind: 'echo "kind v0.33.0 go1.26.3 linux/amd64"',
   aws: `echo '{"Account":"123456789012","Arn":"arn:aws:sts::123456789012:assumed-role/preview/ci"}'`,
 };
 
@@ -117,9 +117,9 @@ describe("automation: prerequisite checks against real commands on PATH", () => 
   });
 
   it("kind older than the pinned node image needs", async () => {
-    const [old] = await check(["kind"], { kind: 'echo "kind v0.20.0 go1.20.4 linux/amd64"' });
+    const [old] = await check(["kind"], { kind: 'echo "kind v0.32.0 go1.25.1 linux/amd64"' });
     assert.equal(old!.status, "failed");
-    assert.match(old!.detail, /kind 0\.20\.0 is older than 0\.29\.0/);
+    assert.match(old!.detail, /kind 0\.32\.0 is older than 0\.33\.0/);
     assert.match(old!.fix!, /kind\.sigs\.k8s\.io/);
   });
 

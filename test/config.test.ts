@@ -256,14 +256,14 @@ describe("config: validation", () => {
     {
       title: "kind image of another Kubernetes version",
       stack: "dev",
-      set: { kubernetesVersion: "1.32" },
-      expect: [/gitops-platform:kindNodeImage/, /Kubernetes 1.33 but kubernetesVersion is 1.32/],
+      set: { kubernetesVersion: "1.36" },
+      expect: [/gitops-platform:kindNodeImage/, /Kubernetes 1.35 but kubernetesVersion is 1.36/],
     },
     {
       title: "unsupported Kubernetes version",
       stack: "prod",
       set: { kubernetesVersion: "1.20" },
-      expect: [/gitops-platform:kubernetesVersion/, /"1.32"\|"1.33"\|"1.34"/],
+      expect: [/gitops-platform:kubernetesVersion/, /"1.35"\|"1.36"/],
     },
     {
       title: "local registry on EKS",

@@ -104,7 +104,7 @@ function restrictedPod(container: Record<string, unknown> = {}, resources?: Reco
 // Each rule: resources that pass, resources that violate, and what the message must say.
 const cases: Record<string, { pass: PolicyResource[][]; fail: Array<[PolicyResource[], RegExp]> }> = {
   "helm-chart-version-pinned": {
-    pass: [[res("kubernetes:helm.sh/v3:Release", { version: "9.1.4" })]],
+    pass: [[res("kubernetes:helm.sh/v3:Release", { version: "10.1.1" })]],
     fail: [
       [
         [res("kubernetes:helm.sh/v3:Release", { version: "^9.1.0" })],
@@ -123,7 +123,7 @@ const cases: Record<string, { pass: PolicyResource[][]; fail: Array<[PolicyResou
       ],
     ],
     fail: [
-      [[res("docker:index/container:Container", { image: "minio/minio:latest" })], /"minio\/minio:latest"/],
+      [[res("docker:index/container:Container", { image: "registry:latest" })], /"registry:latest"/],
       [
         [
           res("kubernetes:apps/v1:Deployment", {
@@ -305,7 +305,7 @@ describe("policy: every rule fails a violating resource and passes a good one", 
   it("image pinning accepts registry ports and rejects latest", () => {
     assert.equal(isPinnedImage("localhost:5001/demo-app:abc1234-1"), true);
     assert.equal(isPinnedImage("localhost:5001/demo-app"), false);
-    assert.equal(isPinnedImage("kindest/node:v1.33.1@sha256:" + "0".repeat(64)), true);
+    assert.equal(isPinnedImage("kindest/node:v1.35.8@sha256:" + "0".repeat(64)), true);
   });
 });
 
@@ -320,12 +320,14 @@ describe("policy: every stack passes every mandatory rule in the offline plan", 
     });
   }
 
-  it("the plan fails a stack that breaks a rule (a latest minio image)", async () => {
-    const evaluation = await evaluateStack("dev", {
-      overrides: { "gitops-platform:minioImage": "minio/minio:latest" },
+  it("the plan fails a stack that breaks a rule (prod without control-plane logs)", async () => {
+    const evaluation = await evaluateStack("prod", {
+      overrides: { "gitops-platform:controlPlaneLogging": "false" },
     });
     const violations = policyVerdicts(evaluation);
-    assert.ok(violations.some((v) => v.policy === "images-pinned" && /minio\/minio:latest/.test(v.message)));
+    assert.ok(
+      violations.some((v) => v.policy === "eks-prod-hardening" && /control-plane logging/.test(v.message)),
+    );
   });
 });
 

@@ -195,12 +195,13 @@ describe("workflows", () => {
   });
 
   describe("ci.yml", () => {
-    it("runs npm ci and npm test on Node 20 with the npm cache, on push and pull_request", () => {
+    it("runs npm ci and npm test on the .nvmrc Node with the npm cache, on push and pull_request", () => {
       const wf = load("ci.yml");
       assert.ok("push" in wf.on && "pull_request" in wf.on);
       const all = steps(wf);
       const node = all.find((s) => s.uses?.startsWith("actions/setup-node@"));
-      assert.equal(String(node?.with?.["node-version"]), "20");
+      assert.equal(node?.with?.["node-version-file"], ".nvmrc");
+      assert.equal(node?.with?.["node-version"], undefined);
       assert.equal(node?.with?.cache, "npm");
       const runs = all.map((s) => s.run ?? "");
       assert.ok(runs.indexOf("npm ci") >= 0 && runs.indexOf("npm ci") < runs.indexOf("npm test"));

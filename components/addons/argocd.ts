@@ -1,3 +1,4 @@
+import * as command from "@pulumi/command";
 import type * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
@@ -22,7 +23,9 @@ export interface ArgoCDArgs {
   highAvailability?: boolean;
   /** NodePort on kind (plain HTTP, kind has no TLS), or an AWS NLB on EKS (Argo CD's own TLS). */
   exposure: Exposure;
-  /** Git polling interval (`timeout.reconciliation`); lower it where webhooks cannot arrive. Default: chart's 180s. */
+  /** URL at which users reach Argo CD (argocd-cm `url`: SSO callbacks, links in notifications). Default: none, the chart's placeholder https://argocd.example.com stays. */
+  url?: string;
+  /** Git polling interval (`timeout.reconciliation`); lower it where webhooks cannot arrive. Default: the chart's 120s plus up to 60s jitter. */
   reconciliationTimeout?: string;
   /** The release installing the Prometheus Operator CRDs: metrics ServiceMonitors are on and the install waits for it. Default: none (no ServiceMonitors). */
   monitoringCrds?: pulumi.Resource;
@@ -45,11 +48,16 @@ interface Component {
 /** The argo-cd chart values this component sets (charts/argo-cd/values.yaml). */
 export interface ArgoCdValues {
   dex: { enabled: boolean };
+  global: { networkPolicy: { create: boolean } };
   configs: {
     cm: Record<string, string>;
     params: { "server.insecure": boolean };
     rbac: { "policy.default": string };
-    secret: { argocdServerAdminPassword: string; githubSecret: string };
+    secret: {
+      argocdServerAdminPassword: string;
+      argocdServerAdminPasswordMtime: string;
+      githubSecret: string;
+    };
   };
   controller: Component;
   server: Component & {
@@ -58,7 +66,7 @@ export interface ArgoCdValues {
   repoServer: Component;
   applicationSet: Component;
   notifications: { metrics: Metrics };
-  redis: { metrics: Metrics };
+  redis: { metrics: Metrics; exporter: { enabled: boolean } };
   "redis-ha": {
     enabled: boolean;
     exporter?: { enabled: boolean; serviceMonitor: { enabled: boolean } };
@@ -106,11 +114,22 @@ export class ArgoCD extends pulumi.ComponentResource {
       { parent: this },
     );
 
+    // Argo CD ends every session issued before admin.passwordMtime. The chart stamps "now" on each
+    // render unless told otherwise, so the time is taken once, when the password (its hash) is new.
+    const passwordMtime = new command.local.Command(
+      `${name}-admin-password-mtime`,
+      {
+        create: `node -e "process.stdout.write(new Date().toISOString().slice(0, 19) + 'Z')"`,
+        triggers: [password.bcryptHash],
+      },
+      { parent: this },
+    );
+
     // bcryptHash is computed once by the random provider, so the argocd-secret stays stable across runs.
     const values = pulumi
-      .all([password.bcryptHash, webhookSecret.result])
-      .apply(([hash, githubSecret]) =>
-        argoCdValues({ ...args, highAvailability: ha, serviceMonitors, hash, githubSecret }),
+      .all([password.bcryptHash, passwordMtime.stdout, webhookSecret.result])
+      .apply(([hash, mtime, githubSecret]) =>
+        argoCdValues({ ...args, highAvailability: ha, serviceMonitors, hash, mtime, githubSecret }),
       );
     this.release = pinnedRelease(`${name}-release`, {
       source: ARGOCD_CHART,
@@ -146,8 +165,11 @@ export function argoCdValues(settings: {
   highAvailability: boolean;
   serviceMonitors: boolean;
   exposure: Exposure;
+  url?: string;
   reconciliationTimeout?: string;
   hash: string;
+  /** When the password was set (RFC 3339, UTC). */
+  mtime: string;
   githubSecret: string;
 }): ArgoCdValues {
   const metrics = { enabled: true, serviceMonitor: { enabled: settings.serviceMonitors } };
@@ -161,12 +183,24 @@ export function argoCdValues(settings: {
   return {
     // No SSO is configured: the admin account and RBAC roles are the way in.
     dex: { enabled: false },
+    // The chart's NetworkPolicies (its default since 10.0): each component admits only its known peers,
+    // the server and every metrics port stay open. Enforced where the CNI implements NetworkPolicy.
+    global: { networkPolicy: { create: true } },
     configs: {
-      cm: settings.reconciliationTimeout ? { "timeout.reconciliation": settings.reconciliationTimeout } : {},
+      cm: {
+        ...(settings.url ? { url: settings.url } : {}),
+        ...(settings.reconciliationTimeout
+          ? { "timeout.reconciliation": settings.reconciliationTimeout }
+          : {}),
+      },
       // kind serves plain HTTP on its NodePort; on EKS the server terminates TLS itself behind the NLB.
       params: { "server.insecure": kind },
       rbac: { "policy.default": "role:readonly" },
-      secret: { argocdServerAdminPassword: settings.hash, githubSecret: settings.githubSecret },
+      secret: {
+        argocdServerAdminPassword: settings.hash,
+        argocdServerAdminPasswordMtime: settings.mtime,
+        githubSecret: settings.githubSecret,
+      },
     },
     // The controller shards clusters instead of replicating them: one replica (and so no PDB, which would
     // block node drains) is the chart's HA layout for a single cluster.
@@ -181,8 +215,9 @@ export function argoCdValues(settings: {
     repoServer: replicated(2),
     applicationSet: replicated(2),
     notifications: { metrics },
-    // With redis-ha on, the chart drops the single redis and redis-ha's exporter takes over its metrics.
-    redis: { metrics },
+    // The redis metrics Service points at the exporter sidecar's port: without the exporter it scrapes
+    // nothing. With redis-ha on, the chart drops the single redis and redis-ha's exporter takes over.
+    redis: { metrics, exporter: { enabled: true } },
     "redis-ha": ha
       ? { enabled: true, exporter: { enabled: true, serviceMonitor: { enabled: settings.serviceMonitors } } }
       : { enabled: false },

@@ -10,8 +10,13 @@ export const VELERO_CHART: ChartSource = {
   repo: "https://vmware-tanzu.github.io/helm-charts",
   chart: "velero",
 };
-/** The AWS plugin (S3 object store, EBS snapshots): v1.13.x is the line for Velero 1.17 (chart 11.x). */
-export const VELERO_AWS_PLUGIN_IMAGE = "velero/velero-plugin-for-aws:v1.13.0";
+/**
+ * The AWS plugin (S3 object store, EBS snapshots), pinned by tag and digest: the plugin's compatibility
+ * table pairs v1.14.x with Velero 1.18 (chart 12.x).
+ */
+export const VELERO_AWS_PLUGIN_IMAGE =
+  // renovate: datasource=docker depName=velero/velero-plugin-for-aws
+  "velero/velero-plugin-for-aws:v1.14.2@sha256:0751144c1c8e52d52c48717fbd13ad5a3061e612ae4d7ad744a946cd5b139d1a";
 /** Velero's namespace and server service account: the IRSA role trusts exactly this pair. */
 export const VELERO_NAMESPACE = "velero";
 export const VELERO_SERVER_SERVICE_ACCOUNT = "velero-server";
@@ -19,13 +24,15 @@ export const VELERO_SERVER_SERVICE_ACCOUNT = "velero-server";
 /** Where backups go. */
 export type BackupStorage =
   | {
-      /** MinIO next to the kind cluster, through Velero's AWS plugin; static credentials in a Secret. */
-      provider: "minio";
+      /** The S3 server next to the kind cluster, through Velero's AWS plugin; static credentials in a Secret. */
+      provider: "local-s3";
       bucket: pulumi.Input<string>;
       /** S3 endpoint as pods reach it. */
       s3Url: pulumi.Input<string>;
       /** S3 endpoint as the host reaches it, for `velero backup describe/logs`. */
       publicUrl: pulumi.Input<string>;
+      /** The region the server signs for. */
+      region: string;
       accessKey: pulumi.Input<string>;
       secretKey: pulumi.Input<string>;
     }
@@ -104,7 +111,7 @@ export interface VeleroValues {
 const RELEASE = "velero";
 
 /**
- * Velero with the AWS plugin: backups to MinIO (kind) or to S3 through IRSA with EBS snapshots (EKS),
+ * Velero with the AWS plugin: backups to the local S3 server (kind) or to S3 through IRSA with EBS snapshots (EKS),
  * a daily schedule of the app namespaces kept for the configured number of days, and metrics.
  */
 export class Backup extends pulumi.ComponentResource {
@@ -125,7 +132,7 @@ export class Backup extends pulumi.ComponentResource {
       parent: this,
     });
     let credentialsSecret: pulumi.Output<string | undefined> = pulumi.output(undefined);
-    if (storage.provider === "minio") {
+    if (storage.provider === "local-s3") {
       const secret = new k8s.core.v1.Secret(
         `${name}-credentials`,
         {
@@ -143,8 +150,8 @@ export class Backup extends pulumi.ComponentResource {
     const values = pulumi
       .all([
         storage.bucket,
-        storage.provider === "minio" ? storage.s3Url : "",
-        storage.provider === "minio" ? storage.publicUrl : "",
+        storage.provider === "local-s3" ? storage.s3Url : "",
+        storage.provider === "local-s3" ? storage.publicUrl : "",
         storage.provider === "s3" ? storage.roleArn : "",
         credentialsSecret,
       ])
@@ -152,8 +159,14 @@ export class Backup extends pulumi.ComponentResource {
         veleroValues({
           bucket,
           storage:
-            storage.provider === "minio"
-              ? { provider: "minio", s3Url, publicUrl, existingSecret: existingSecret as string }
+            storage.provider === "local-s3"
+              ? {
+                  provider: "local-s3",
+                  region: storage.region,
+                  s3Url,
+                  publicUrl,
+                  existingSecret: existingSecret as string,
+                }
               : { provider: "s3", region: storage.region, roleArn },
           schedule: args.schedule,
           retentionDays: args.retentionDays,
@@ -182,7 +195,7 @@ export class Backup extends pulumi.ComponentResource {
 export function veleroValues(settings: {
   bucket: string;
   storage:
-    | { provider: "minio"; s3Url: string; publicUrl: string; existingSecret: string }
+    | { provider: "local-s3"; region: string; s3Url: string; publicUrl: string; existingSecret: string }
     | { provider: "s3"; region: string; roleArn: string };
   schedule: string;
   retentionDays: number;
@@ -198,7 +211,7 @@ export function veleroValues(settings: {
     default: true,
     config: onAws
       ? { region: s.region }
-      : { region: "minio", s3ForcePathStyle: "true", s3Url: s.s3Url, publicUrl: s.publicUrl },
+      : { region: s.region, s3ForcePathStyle: "true", s3Url: s.s3Url, publicUrl: s.publicUrl },
   };
   return {
     initContainers: [
@@ -246,7 +259,7 @@ export function veleroValues(settings: {
 }
 
 /**
- * Creates the stack's Backup: MinIO from the kind cluster, or an S3 bucket and IRSA role on EKS. The AWS
+ * Creates the stack's Backup: the S3 server next to the kind cluster, or an S3 bucket and IRSA role on EKS. The AWS
  * part (and with it @pulumi/aws) is imported only on EKS stacks.
  */
 export async function createBackup(
@@ -268,12 +281,13 @@ export async function createBackup(
     return new Backup(name, {
       ...common,
       storage: {
-        provider: "minio",
+        provider: "local-s3",
         bucket: kind.backupBucket,
-        s3Url: kind.minioClusterUrl,
-        publicUrl: kind.minioPublicUrl,
-        accessKey: kind.minioAccessKey,
-        secretKey: kind.minioSecretKey,
+        s3Url: kind.s3ClusterUrl,
+        publicUrl: kind.s3PublicUrl,
+        region: kind.s3Region,
+        accessKey: kind.s3AccessKey,
+        secretKey: kind.s3SecretKey,
       },
     });
   }

@@ -17,7 +17,17 @@ export const KUBE_PROMETHEUS_STACK_CHART: ChartSource = {
   repo: "https://prometheus-community.github.io/helm-charts",
   chart: "kube-prometheus-stack",
 };
-export const GRAFANA_CHART: ChartSource = { repo: "https://grafana.github.io/helm-charts", chart: "grafana" };
+/** The grafana chart moved to the grafana-community organisation (the grafana/helm-charts copy stopped at 10.5.x). */
+export const GRAFANA_CHART: ChartSource = {
+  repo: "https://grafana-community.github.io/helm-charts",
+  chart: "grafana",
+};
+/**
+ * The image of the chart's CRD upgrade job's unpacking step (the kubectl step follows the cluster's
+ * version). The chart's default is busybox:latest.
+ */
+// renovate: datasource=docker depName=busybox
+export const CRD_UPGRADE_BUSYBOX_TAG = "1.37.0";
 /** Grafana dashboards kept as code, one JSON file each. */
 export const DASHBOARDS_DIR = path.resolve(__dirname, "..", "..", "dashboards");
 /** Labels Grafana's sidecars watch for (the charts' defaults, set explicitly on both sides). */
@@ -51,6 +61,7 @@ export interface MonitoringArgs {
 /** The kube-prometheus-stack chart values this component sets (charts/kube-prometheus-stack/values.yaml). */
 export interface KubePrometheusStackValues {
   fullnameOverride: string;
+  crds: { upgradeJob: { enabled: boolean; image: { busybox: { tag: string } } } };
   grafana: {
     enabled: false;
     forceDeployDashboards: boolean;
@@ -231,6 +242,9 @@ export function kubePrometheusStackValues(
 ): KubePrometheusStackValues {
   return {
     fullnameOverride: STACK_RELEASE,
+    // Helm installs CRDs once and never upgrades them; the chart's pre-upgrade job applies the chart's
+    // Prometheus Operator CRDs server-side, so a chart bump brings its CRDs along.
+    crds: { upgradeJob: { enabled: true, image: { busybox: { tag: CRD_UPGRADE_BUSYBOX_TAG } } } },
     // Grafana comes from its own chart; the stack still ships its dashboards and datasource to its sidecars.
     grafana: {
       enabled: false,

@@ -21,7 +21,7 @@ export async function createCluster(
         workerNodes: settings.workerNodes,
         nodePorts: [settings.ports.app, settings.ports.argocd, settings.ports.grafana],
         registry: settings.registry,
-        minio: settings.minio,
+        s3: settings.s3,
       },
       opts,
     );

@@ -11,7 +11,7 @@ import { createKubernetesProvider, type PlatformCluster } from "./kubernetes-pro
 export interface EksClusterArgs {
   /** EKS cluster name. */
   clusterName: string;
-  /** Kubernetes minor version, pinned (e.g. "1.33"). */
+  /** Kubernetes minor version, pinned (e.g. "1.35"); the cluster stays on standard support (no extended-support billing). */
   kubernetesVersion: string;
   /** AWS region. */
   region: string;
@@ -103,6 +103,9 @@ export class EksCluster extends pulumi.ComponentResource implements PlatformClus
       {
         name: args.clusterName,
         version: args.kubernetesVersion,
+        // EKS defaults to EXTENDED: a version past standard support keeps running at the extended price.
+        // STANDARD upgrades the control plane when standard support ends instead.
+        upgradePolicy: { supportType: "STANDARD" },
         vpcId: vpc.vpcId,
         publicSubnetIds: vpc.publicSubnetIds,
         privateSubnetIds: vpc.privateSubnetIds,

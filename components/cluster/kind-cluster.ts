@@ -8,7 +8,7 @@ import { createKubernetesProvider, type PlatformCluster } from "./kubernetes-pro
 
 /** Arguments of {@link KindCluster}. */
 export interface KindClusterArgs {
-  /** kind cluster name; also prefixes the registry and MinIO container names. */
+  /** kind cluster name; also prefixes the registry and S3 server container names. */
   clusterName: string;
   /** kindest/node image pinned by tag and digest. */
   nodeImage: string;
@@ -18,20 +18,25 @@ export interface KindClusterArgs {
   nodePorts: readonly number[];
   /** Local registry: host port (default 5001) and exact image. */
   registry: { port?: number; image: string };
-  /** MinIO for Velero: host port (default 9000) and exact image. */
-  minio: { port?: number; image: string };
-  /** Bucket created in MinIO for backups. Default: "velero". */
+  /** The S3 server Velero backs up to (Versity S3 Gateway): host port (default 9000) and pinned image. */
+  s3: { port?: number; image: string };
+  /** Bucket created on the S3 server for backups. Default: "velero". */
   backupBucket?: string;
 }
 
 /** Name of the Docker network kind creates and attaches its nodes to. */
 const KIND_NETWORK = "kind";
 const REGISTRY_CONTAINER_PORT = 5000;
+const S3_CONTAINER_PORT = 9000;
+/** The region the S3 server signs for; Velero's backup location must name the same one. */
+const LOCAL_S3_REGION = "us-east-1";
+/** Where the S3 server's posix backend keeps its buckets (one directory per bucket). */
+const S3_DATA_DIR = "/data";
 
 /**
  * A local Kubernetes cluster in Docker for the dev stack: the kind cluster (created and deleted through
  * the kind CLI with its config piped as YAML), a local image registry wired into the nodes per the kind
- * local-registry convention (KEP-1755), and a MinIO S3 endpoint for Velero.
+ * local-registry convention (KEP-1755), and an S3 endpoint for Velero (Versity S3 Gateway on a volume).
  */
 export class KindCluster extends pulumi.ComponentResource implements PlatformCluster {
   public readonly clusterName: pulumi.Output<string>;
@@ -39,23 +44,25 @@ export class KindCluster extends pulumi.ComponentResource implements PlatformClu
   public readonly provider: k8s.Provider;
   /** Registry address as seen from the host and from the nodes: `localhost:<port>`. */
   public readonly registryHost: pulumi.Output<string>;
-  /** MinIO S3 endpoint as the cluster's pods reach it (over the kind network). */
-  public readonly minioClusterUrl: pulumi.Output<string>;
-  /** MinIO S3 endpoint as the host reaches it (for `velero describe/logs`). */
-  public readonly minioPublicUrl: pulumi.Output<string>;
-  /** MinIO credentials; secret outputs. */
-  public readonly minioAccessKey: pulumi.Output<string>;
-  public readonly minioSecretKey: pulumi.Output<string>;
+  /** S3 endpoint as the cluster's pods reach it (over the kind network). */
+  public readonly s3ClusterUrl: pulumi.Output<string>;
+  /** S3 endpoint as the host reaches it (for `velero describe/logs`). */
+  public readonly s3PublicUrl: pulumi.Output<string>;
+  /** S3 credentials; secret outputs. */
+  public readonly s3AccessKey: pulumi.Output<string>;
+  public readonly s3SecretKey: pulumi.Output<string>;
+  /** The region the S3 server signs for. */
+  public readonly s3Region = LOCAL_S3_REGION;
   /** Bucket for backups. */
   public readonly backupBucket: pulumi.Output<string>;
 
   constructor(name: string, args: KindClusterArgs, opts?: pulumi.ComponentResourceOptions) {
     super("gitops-platform:cluster:KindCluster", name, {}, opts);
     const registryPort = args.registry.port ?? 5001;
-    const minioPort = args.minio.port ?? 9000;
+    const s3Port = args.s3.port ?? 9000;
     const bucket = args.backupBucket ?? "velero";
     const registryContainerName = `${args.clusterName}-registry`;
-    const minioContainerName = `${args.clusterName}-minio`;
+    const s3ContainerName = `${args.clusterName}-s3`;
     const registryHost = `localhost:${registryPort}`;
 
     const kindConfig = stringify(kindClusterConfig(args));
@@ -88,7 +95,8 @@ export class KindCluster extends pulumi.ComponentResource implements PlatformClu
       { parent: this, dependsOn: [cluster], deleteBeforeReplace: true },
     );
 
-    // containerd on every node resolves localhost:<port> to the registry container over the kind network.
+    // containerd on every node resolves localhost:<port> to the registry container over the kind network
+    // (node images of kind v0.27 and later read /etc/containerd/certs.d without a config patch).
     const hostsToml = `[host."http://${registryContainerName}:${REGISTRY_CONTAINER_PORT}"]\n`;
     const registryMirror = new command.local.Command(
       `${name}-registry-mirror`,
@@ -122,65 +130,65 @@ export class KindCluster extends pulumi.ComponentResource implements PlatformClu
     );
 
     const accessKey = new random.RandomPassword(
-      `${name}-minio-access-key`,
+      `${name}-s3-access-key`,
       { length: 20, special: false },
       { parent: this },
     );
     const secretKey = new random.RandomPassword(
-      `${name}-minio-secret-key`,
+      `${name}-s3-secret-key`,
       { length: 40, special: false },
       { parent: this },
     );
-    const minioData = new docker.Volume(
-      `${name}-minio-data`,
-      { name: `${minioContainerName}-data` },
+    const s3Data = new docker.Volume(
+      `${name}-s3-data`,
+      { name: `${s3ContainerName}-data` },
       { parent: this },
     );
-    const minio = new docker.Container(
-      `${name}-minio`,
+    const s3 = new docker.Container(
+      `${name}-s3`,
       {
-        name: minioContainerName,
-        image: args.minio.image,
+        name: s3ContainerName,
+        image: args.s3.image,
         restart: "always",
-        command: ["server", "/data"],
+        // The image's entrypoint runs `versitygw <args>`: the posix backend, one directory per bucket.
+        command: ["posix", S3_DATA_DIR],
         envs: [
-          pulumi.interpolate`MINIO_ROOT_USER=${accessKey.result}`,
-          pulumi.interpolate`MINIO_ROOT_PASSWORD=${secretKey.result}`,
+          pulumi.interpolate`ROOT_ACCESS_KEY_ID=${accessKey.result}`,
+          pulumi.interpolate`ROOT_SECRET_ACCESS_KEY=${secretKey.result}`,
+          `VGW_PORT=:${S3_CONTAINER_PORT}`,
+          `VGW_REGION=${LOCAL_S3_REGION}`,
         ],
-        ports: [{ internal: 9000, external: minioPort, ip: "127.0.0.1" }],
-        volumes: [{ volumeName: minioData.name, containerPath: "/data" }],
-        networksAdvanced: [{ name: KIND_NETWORK, aliases: [minioContainerName] }],
+        ports: [{ internal: S3_CONTAINER_PORT, external: s3Port, ip: "127.0.0.1" }],
+        volumes: [{ volumeName: s3Data.name, containerPath: S3_DATA_DIR }],
+        networksAdvanced: [{ name: KIND_NETWORK, aliases: [s3ContainerName] }],
         labels: [{ label: "gitops-platform.cluster", value: args.clusterName }],
       },
       { parent: this, dependsOn: [cluster], additionalSecretOutputs: ["envs"] },
     );
-    // The minio image ships the mc client; credentials reach it through the environment, never argv.
-    const minioBucket = new command.local.Command(
-      `${name}-minio-bucket`,
+    // A bucket of the posix backend is a top-level directory; no S3 client (and no credentials) needed.
+    const s3Bucket = new command.local.Command(
+      `${name}-s3-bucket`,
       {
-        create: [
-          `for i in $(seq 1 30); do docker exec ${minioContainerName} sh -c 'mc alias set local http://127.0.0.1:9000 "$MINIO_ROOT_USER" "$MINIO_ROOT_PASSWORD"' >/dev/null 2>&1 && break; sleep 2; done`,
-          `docker exec ${minioContainerName} mc mb --ignore-existing local/${bucket}`,
-        ].join("\n"),
-        triggers: [minio.id],
+        create: `docker exec ${s3ContainerName} mkdir -p ${S3_DATA_DIR}/${bucket}`,
+        triggers: [s3.id],
       },
       { parent: this },
     );
 
     this.clusterName = pulumi.output(args.clusterName);
     this.registryHost = pulumi.output(registryHost);
-    this.minioClusterUrl = pulumi.output(`http://${minioContainerName}:9000`);
-    this.minioPublicUrl = pulumi.output(`http://localhost:${minioPort}`);
-    this.minioAccessKey = pulumi.secret(accessKey.result);
-    this.minioSecretKey = pulumi.secret(secretKey.result);
-    this.backupBucket = minioBucket.stdout.apply(() => bucket);
+    this.s3ClusterUrl = pulumi.output(`http://${s3ContainerName}:${S3_CONTAINER_PORT}`);
+    this.s3PublicUrl = pulumi.output(`http://localhost:${s3Port}`);
+    this.s3AccessKey = pulumi.secret(accessKey.result);
+    this.s3SecretKey = pulumi.secret(secretKey.result);
+    this.backupBucket = s3Bucket.stdout.apply(() => bucket);
 
     this.registerOutputs({
       clusterName: this.clusterName,
       kubeconfig: this.kubeconfig,
       registryHost: this.registryHost,
-      minioClusterUrl: this.minioClusterUrl,
-      minioPublicUrl: this.minioPublicUrl,
+      s3ClusterUrl: this.s3ClusterUrl,
+      s3PublicUrl: this.s3PublicUrl,
       backupBucket: this.backupBucket,
     });
   }
@@ -196,10 +204,6 @@ export function kindClusterConfig(args: KindClusterArgs): Record<string, unknown
     kind: "Cluster",
     apiVersion: "kind.x-k8s.io/v1alpha4",
     name: args.clusterName,
-    // Registry mirrors come from /etc/containerd/certs.d (written per node after creation).
-    containerdConfigPatches: [
-      '[plugins."io.containerd.grpc.v1.cri".registry]\n  config_path = "/etc/containerd/certs.d"',
-    ],
     nodes: [
       {
         role: "control-plane",

@@ -8,13 +8,14 @@ import { aptInstall, ensureCommands } from "./provision";
  * registry is reachable:
  *
  * - `local/debian-minbase:<codename>`: `debootstrap --variant=minbase` of the host's Debian release.
- * - `local/node-build:<version>`: minbase + the host's own Node.js and npm + the host's CA bundle and npm
+ * - `local/node-build:<version>`: minbase + the project's pinned Node.js (.nvmrc, from the npm registry by
+ *   tools/node.sh) and the host's npm + the host's CA bundle and npm
  *   registry settings, so `npm ci` inside the build reaches the registry exactly as the host does.
- * - `local/node-runtime:<version>`: distroless-style: the host's node binary, the shared libraries `ldd`
+ * - `local/node-runtime:<version>`: distroless-style: that node binary, the shared libraries `ldd`
  *   says it needs, /etc/passwd with the app user, an empty /tmp. No shell, no npm, no package manager.
  *
  * Each is built once and reused while its tag exists with the current recipe label (E2E_REBUILD_BASE=1
- * forces a rebuild). Both Node images are also tagged with the major version (`local/node-build:20`).
+ * forces a rebuild). Both Node images are also tagged with the major version (`local/node-build:26`).
  */
 
 /** Bump when a recipe below changes, so the cached images are rebuilt. */
@@ -31,24 +32,21 @@ export interface BaseImages {
   runtimeSizeBytes: number;
 }
 
-interface HostNode {
+interface PinnedNode {
   binary: string;
-  version: string; // "v20.20.2"
+  version: string; // "v26.12.1"
   npmDir: string;
   libraries: string[]; // absolute paths as the dynamic loader resolves them, loader included
 }
 
-async function hostNode(): Promise<HostNode> {
-  const found = which("node");
-  if (!found) throw new Error("no node on PATH to put in the base images");
-  const binary = fs.realpathSync(found);
+/** The project's Node.js (.nvmrc), installed from the npm registry by tools/node.sh when the host's differs. */
+async function pinnedNode(): Promise<PinnedNode> {
+  const projectDir = path.resolve(__dirname, "..", "..");
+  const want = `v${fs.readFileSync(path.join(projectDir, ".nvmrc"), "utf8").trim().replace(/^v/, "")}`;
+  const binDir = await run("bash", [path.join(projectDir, "tools", "node.sh")]);
+  const binary = fs.realpathSync(path.join(binDir.trim(), "node"));
   const version = await run(binary, ["-p", "process.version"]);
-  const [major = 0, minor = 0] = version.replace(/^v/, "").split(".").map(Number);
-  if (major < 20 || (major === 20 && minor < 19)) {
-    throw new Error(
-      `host node is ${version}; the app needs >= 20.19 and the base images copy the host's node`,
-    );
-  }
+  if (version !== want) throw new Error(`tools/node.sh gave node ${version}, .nvmrc pins ${want}`);
   const npm = which("npm");
   if (!npm) throw new Error("no npm on PATH to put in the build image");
   const npmDir = path.resolve(path.dirname(fs.realpathSync(npm)), "..");
@@ -164,7 +162,7 @@ async function npmrcFor(caFile: string | undefined): Promise<string> {
 async function buildNodeBuildImage(
   image: string,
   from: string,
-  node: HostNode,
+  node: PinnedNode,
   recipe: string,
   workDir: string,
   logFile: string,
@@ -212,7 +210,7 @@ async function buildNodeBuildImage(
 
 async function buildNodeRuntimeImage(
   image: string,
-  node: HostNode,
+  node: PinnedNode,
   recipe: string,
   workDir: string,
   logFile: string,
@@ -263,7 +261,7 @@ async function buildNodeRuntimeImage(
 
 export async function ensureBaseImages(workDir: string): Promise<BaseImages> {
   const logFile = path.join(workDir, "base-images.log");
-  const node = await hostNode();
+  const node = await pinnedNode();
   const version = node.version.replace(/^v/, "");
   const major = version.split(".")[0] ?? version;
   const { codename } = debianRelease();
