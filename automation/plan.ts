@@ -137,7 +137,8 @@ export async function main(argv: readonly string[]): Promise<number> {
 
 if (require.main === module) {
   main(process.argv.slice(2)).then(
-    (code) => process.exit(code),
+    // Exit once stdout and stderr are flushed: a piped --json is written asynchronously and would be cut.
+    (code) => process.stdout.write("", () => process.stderr.write("", () => process.exit(code))),
     (err) => {
       console.error(err);
       process.exit(1);

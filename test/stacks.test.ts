@@ -242,6 +242,20 @@ describe("offline plan command", () => {
     });
   }
 
+  it("writes all of a large --json into a pipe before it exits", function () {
+    this.timeout(30000);
+    const piped = spawnSync("sh", ["-c", `"${TSX}" automation/plan.ts prod --json | cat`], {
+      cwd: PROJECT_DIR,
+      encoding: "utf8",
+    });
+    assert.equal(piped.status, 0, piped.stderr);
+    assert.ok(
+      piped.stdout.length > 65536,
+      `a prod plan is larger than one pipe buffer (${piped.stdout.length})`,
+    );
+    assert.ok(JSON.parse(piped.stdout).resources.length > 5);
+  });
+
   it("rejects an unknown stack with the list of stacks", () => {
     const run = spawnSync(TSX, ["automation/plan.ts", "qa"], { cwd: PROJECT_DIR, encoding: "utf8" });
     assert.equal(run.status, 2);
