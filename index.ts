@@ -5,6 +5,7 @@ import { createCluster } from "./components/cluster/cluster";
 import { loadPlatformConfig } from "./components/config";
 import { createGitHubResources } from "./components/github/github-wiring";
 import { GitOps } from "./components/gitops/gitops";
+import { createGitWriter } from "./components/gitops/git-wiring";
 import type { Exposure } from "./components/addons/helm-release";
 import { createAppImage } from "./components/image/image-registry";
 import { Monitoring } from "./components/addons/monitoring";
@@ -19,6 +20,7 @@ import { Monitoring } from "./components/addons/monitoring";
  *                 Argo CD and Backup (Velero); only their ServiceMonitors wait for the Prometheus CRDs
  *   5. GitHub     Actions environment, variables and OIDC role (when githubEnabled)
  *   6. GitOps     repository, AppProject and root Application; the image reference committed to git
+ *                 (GitHub's API, or the local git server next to kind that Pulumi pushes gitops/ to)
  */
 export = async () => {
   const config = loadPlatformConfig();
@@ -48,8 +50,9 @@ export = async () => {
     chartVersion: config.charts.argocd,
     highAvailability: config.addons.argocdHighAvailability,
     exposure: exposure(kind?.ports.argocd),
-    // GitHub cannot reach a kind cluster: poll git every minute instead of waiting for webhooks.
-    reconciliationTimeout: kind ? "60s" : undefined,
+    // The local git server notifies Argo CD on every push (polling stays as the fallback); GitHub
+    // cannot reach a kind cluster, so a fork on kind is polled every minute.
+    reconciliationTimeout: kind ? (config.gitops.source === "local" ? "180s" : "60s") : undefined,
     monitoringCrds: monitoring.prometheusStack,
   });
   const backup = await createBackup(config, cluster, {
@@ -58,6 +61,7 @@ export = async () => {
   });
 
   const gitHub = await createGitHubResources(config, cluster);
+  const git = await createGitWriter(config, { cluster, argocd });
 
   const gitops = new GitOps(
     `${config.cluster.name}-gitops`,
@@ -75,6 +79,7 @@ export = async () => {
           }
         : undefined,
       image: { repository: appImage.repository, tag: appImage.tag, digest: appImage.digest },
+      ...git,
       clusterFacts: {
         cluster_name: cluster.clusterName,
         cluster_provider: config.cluster.provider,

@@ -212,10 +212,22 @@ describe("config: validation", () => {
       expect: [/gitops-platform:githubOwner/, /required when githubEnabled is true/],
     },
     {
-      title: "github disabled without a repository URL",
+      title: "EKS with github disabled and no repository URL (no local git server there)",
+      stack: "staging",
+      set: { githubEnabled: false, gitopsRepoUrl: undefined },
+      expect: [/gitops-platform:gitopsRepoUrl/, /required when githubEnabled is false on EKS/],
+    },
+    {
+      title: "local git server on the registry's port",
       stack: "dev",
-      set: { gitopsRepoUrl: undefined },
-      expect: [/gitops-platform:gitopsRepoUrl/, /required when githubEnabled is false/],
+      set: { localGitPort: 5001 },
+      expect: [/gitops-platform:localGitPort/, /5001 is already used by localRegistryPort/],
+    },
+    {
+      title: "local git server base image without a tag",
+      stack: "dev",
+      set: { localGitBaseImage: "debian" },
+      expect: [/gitops-platform:localGitBaseImage/, /exact tag/, /"debian"/],
     },
     {
       title: "plain-http repository URL",
