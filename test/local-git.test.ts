@@ -24,13 +24,8 @@ import { GITOPS_DIR } from "../components/gitops/git-wiring";
 import { argoCdRepoRegex, argoCdWouldRefresh } from "../e2e/lib/argocd-webhook";
 import { evaluated, resourcesOf, type Resource } from "./support/stacks";
 
-type PlanResource = {
-  type: string;
-  name: string;
-  urn: string;
-  parent: string | null;
-  inputs: Record<string, any>;
-}; // eslint-disable-line @typescript-eslint/no-explicit-any
+/** A resource as `npm run plan -- dev --json` prints it (inputs masked). */
+type PlanResource = Pick<Resource, "type" | "name" | "urn" | "inputs"> & { parent: string | null };
 
 let dev: Evaluation;
 let plan: { resources: PlanResource[]; outputs: Record<string, unknown> };

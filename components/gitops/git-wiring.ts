@@ -1,3 +1,4 @@
+import type * as pulumi from "@pulumi/pulumi";
 import * as path from "node:path";
 import type { ArgoCD } from "../addons/argocd";
 import type { PlatformCluster } from "../cluster/kubernetes-provider";
@@ -31,7 +32,7 @@ export async function createGitWriter(
     // argocd-server's NodePort on the control-plane node, as the kind network reaches it.
     webhookUrl: `http://${config.cluster.name}-control-plane:${config.cluster.ports.argocd}/api/webhook`,
     webhookSecret: deps.argocd.webhookSecret,
-    dependsOn: [deps.cluster as unknown as import("@pulumi/pulumi").Resource],
+    dependsOn: [deps.cluster as unknown as pulumi.Resource],
   });
   return {
     writer: new LocalGitRepositoryWriter({
