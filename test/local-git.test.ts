@@ -91,6 +91,9 @@ describe("local git: npm run plan -- dev --json", () => {
     ]);
     assert.deepEqual(container.inputs.ports, [{ internal: 8080, external: 3000, ip: "127.0.0.1" }]);
     assert.equal(container.inputs.restart, "always");
+    assert.equal(container.inputs.readOnly, true);
+    assert.deepEqual(container.inputs.capabilities, { drops: ["ALL"] });
+    assert.deepEqual(container.inputs.securityOpts, ["no-new-privileges"]);
     assert.ok(container.inputs.envs.includes(`GIT_PUBLIC_URL=${REPO_URL}`));
     assert.ok(
       container.inputs.envs.includes("WEBHOOK_URL=http://gitops-dev-control-plane:30081/api/webhook"),

@@ -97,6 +97,12 @@ export class LocalGitServer extends pulumi.ComponentResource {
         name: containerName,
         image: imageTag,
         restart: "always",
+        // Locked down like the e2e runs it: read-only root, no capabilities, runtime files on tmpfs.
+        readOnly: true,
+        tmpfs: { "/run/gitserver": "uid=10001,gid=10001,mode=0700", "/tmp": "", "/var/tmp": "" },
+        capabilities: { drops: ["ALL"] },
+        securityOpts: ["no-new-privileges"],
+        memory: 256,
         envs: [
           `GIT_REPOSITORY=${LOCAL_GIT_SERVER.repository}`,
           `GIT_DEFAULT_BRANCH=${args.defaultBranch ?? "main"}`,
