@@ -280,7 +280,12 @@ describe("workflows", () => {
         "no runner kind",
       );
       assert.ok(!steps(wf()).some((s) => s.uses?.startsWith("pulumi/actions@")), "no Pulumi action");
-      assert.equal(wf().jobs.dev?.env?.GITHUB_RUN_NUMBER, "", "local tags: an app edit is a new version");
+      assert.equal(wf().jobs.dev?.env?.LOCAL_TAGS, "env -u GITHUB_SHA -u GITHUB_RUN_NUMBER");
+      const ups = all.filter((r) => /npm run up -- dev/.test(r));
+      assert.ok(
+        ups.length === 2 && ups.every((r) => r.includes("$LOCAL_TAGS npm run up -- dev")),
+        "local tags: an app edit is a new version",
+      );
     });
 
     it("waits for the root Application Synced and Healthy, then checks /api/info for the built version", () => {
