@@ -61,7 +61,7 @@ export = async () => {
   });
 
   const gitHub = await createGitHubResources(config, cluster);
-  const git = await createGitWriter(config, { cluster, argocd });
+  const { localServer: localGit, ...git } = await createGitWriter(config, { cluster, argocd });
 
   const gitops = new GitOps(
     `${config.cluster.name}-gitops`,
@@ -110,6 +110,8 @@ export = async () => {
     grafanaAdminPassword: monitoring.grafanaAdminPassword,
     prometheusUrl: monitoring.prometheusUrl,
     backupBucket: backup.bucket,
+    // The local git server (dev): clone, revert and push by hand as user "pulumi" (docs/dev.md).
+    ...(localGit ? { gitopsPushUrl: localGit.pushUrl, gitopsPushPassword: localGit.pushPassword } : {}),
     ...(gitHub?.actionsRoleArn ? { githubActionsRoleArn: gitHub.actionsRoleArn } : {}),
   };
 };

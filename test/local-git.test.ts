@@ -170,6 +170,9 @@ describe("local git: npm run plan -- dev --json", () => {
     assert.ok(envs.includes("WEBHOOK_SECRET=mock-password-gitops-dev-argocd-webhook-secret"));
     assert.ok(envs.includes("GIT_PUSH_PASSWORD=mock-password-gitops-dev-git-push-password"));
     assert.ok(container.secretPaths.some((p) => p.startsWith("envs")));
+    assert.equal(dev.outputs.gitopsPushUrl, "http://127.0.0.1:3000/git/gitops.git");
+    assert.ok(dev.secretOutputs.includes("gitopsPushPassword"), "the push password is a secret output");
+    assert.equal(plan.outputs.gitopsPushPassword, "[secret]");
   });
 
   it("Argo CD's webhook matching accepts the html_url the hook derives from the repository URL", () => {

@@ -43,6 +43,8 @@ export class LocalGitServer extends pulumi.ComponentResource {
   public readonly pushUrl: string;
   /** `Authorization: Basic ...` for pushes; a secret output. */
   public readonly pushAuthHeader: pulumi.Output<string>;
+  /** The push password of user {@link GIT_PUSH_USER} (for a revert by hand); a secret output. */
+  public readonly pushPassword: pulumi.Output<string>;
   /** The container; commits wait for it. */
   public readonly container: docker.Container;
   /** Name of the Docker volume holding the repository. */
@@ -74,6 +76,7 @@ export class LocalGitServer extends pulumi.ComponentResource {
       { length: 32, special: false },
       { parent: this },
     );
+    this.pushPassword = pulumi.secret(password.result);
     this.pushAuthHeader = pulumi.secret(
       password.result.apply(
         (p) => `Authorization: Basic ${Buffer.from(`${GIT_PUSH_USER}:${p}`).toString("base64")}`,

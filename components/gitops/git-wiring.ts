@@ -3,6 +3,7 @@ import * as path from "node:path";
 import type { ArgoCD } from "../addons/argocd";
 import type { PlatformCluster } from "../cluster/kubernetes-provider";
 import type { PlatformConfig } from "../config";
+import type { LocalGitServer } from "../cluster/local-git-server";
 import type { GitOpsArgs } from "./gitops";
 import { GitHubRepositoryWriter, LocalGitRepositoryWriter } from "./git-writer";
 
@@ -17,7 +18,7 @@ export const GITOPS_DIR = path.resolve(__dirname, "../..", "gitops");
 export async function createGitWriter(
   config: PlatformConfig,
   deps: { cluster: PlatformCluster; argocd: ArgoCD },
-): Promise<Pick<GitOpsArgs, "writer" | "pushTree">> {
+): Promise<Pick<GitOpsArgs, "writer" | "pushTree"> & { localServer?: LocalGitServer }> {
   if (config.gitops.source === "github" && config.github.enabled) {
     return { writer: new GitHubRepositoryWriter(config.github.repository) };
   }
@@ -41,5 +42,6 @@ export async function createGitWriter(
       dependsOn: [server.container],
     }),
     pushTree: { sourceDir: GITOPS_DIR },
+    localServer: server,
   };
 }
