@@ -383,27 +383,20 @@ function crossFieldProblems(c: RawConfig): string[] {
   }
 
   if (c.clusterProvider === "kind") {
+    // Every one of these is a port on the host's 127.0.0.1 (the NodePorts are mapped at the same number).
     const ports = {
       appNodePort: c.appNodePort,
       argocdNodePort: c.argocdNodePort,
       grafanaNodePort: c.grafanaNodePort,
+      localRegistryPort: c.localRegistryPort,
+      minioPort: c.minioPort,
+      localGitPort: c.localGitPort,
     };
     const seen = new Map<number, string>();
     for (const [name, port] of Object.entries(ports)) {
       const other = seen.get(port);
       if (other) problems.push(`${CONFIG_NAMESPACE}:${name}: port ${port} is already used by ${other}`);
       seen.set(port, name);
-    }
-    const hostPorts = {
-      localRegistryPort: c.localRegistryPort,
-      minioPort: c.minioPort,
-      localGitPort: c.localGitPort,
-    };
-    const seenHostPorts = new Map<number, string>();
-    for (const [name, port] of Object.entries(hostPorts)) {
-      const other = seenHostPorts.get(port);
-      if (other) problems.push(`${CONFIG_NAMESPACE}:${name}: port ${port} is already used by ${other}`);
-      seenHostPorts.set(port, name);
     }
     const nodeVersion = /:v(\d+\.\d+)\./.exec(c.kindNodeImage)?.[1];
     if (nodeVersion !== c.kubernetesVersion) {

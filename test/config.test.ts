@@ -224,6 +224,12 @@ describe("config: validation", () => {
       expect: [/gitops-platform:localGitPort/, /5001 is already used by localRegistryPort/],
     },
     {
+      title: "local git server on the app's NodePort (mapped on the host at the same number)",
+      stack: "dev",
+      set: { localGitPort: 30080 },
+      expect: [/gitops-platform:localGitPort/, /30080 is already used by appNodePort/],
+    },
+    {
       title: "local git server base image without a tag",
       stack: "dev",
       set: { localGitBaseImage: "debian" },
