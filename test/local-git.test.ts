@@ -4,6 +4,8 @@
  * and no image inline. (The server itself, its hook and real git are exercised by the container e2e.)
  */
 import { strict as assert } from "node:assert";
+import { spawnSync, type SpawnSyncReturns } from "node:child_process";
+import { createHmac } from "node:crypto";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -256,5 +258,98 @@ describe("local git: the writers", () => {
     assert.equal(file.inputs.file, "gitops/envs/dev/image.yaml");
     const refused = await runWith("github", { tree: GITOPS_DIR });
     assert.match(String(refused.error?.message), /cannot commit the tree gitops/);
+  });
+});
+
+describe("local git: the scripts, with real git and bash", () => {
+  const gitEnv = { GIT_CONFIG_NOSYSTEM: "1", HOME: os.tmpdir(), PATH: process.env.PATH ?? "" };
+  let dir: string;
+  beforeEach(() => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), "local-git-"));
+  });
+  afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  const commitScript = (env: Record<string, string>, input?: string) =>
+    spawnSync("bash", [LOCAL_GIT_COMMIT_SCRIPT], {
+      env: { ...gitEnv, GIT_BRANCH: "main", ...env },
+      input,
+      encoding: "utf8",
+      timeout: 20_000,
+    });
+
+  it("local-git-commit.sh: a tree keeps the file another commit owns; unchanged content makes no commit", () => {
+    const remote = path.join(dir, "remote.git");
+    spawnSync("git", ["init", "--quiet", "--bare", "--initial-branch=main", remote], { env: gitEnv });
+    const url = `file://${remote}`;
+    const source = path.join(dir, "src");
+    fs.mkdirSync(path.join(source, "envs/dev"), { recursive: true });
+    fs.writeFileSync(path.join(source, "envs/dev/values.yaml"), "replicas: 1\n");
+    fs.writeFileSync(path.join(source, "envs/dev/image.yaml"), "placeholder\n");
+    const tree = {
+      GIT_URL: url,
+      COMMIT_PATH: "gitops",
+      COMMIT_SOURCE: source,
+      COMMIT_KEEP: "envs/dev/image.yaml",
+    };
+
+    const first = commitScript({ ...tree, GIT_MESSAGE: "tree" });
+    assert.equal(first.status, 0, first.stderr);
+    const image = commitScript(
+      { GIT_URL: url, GIT_MESSAGE: "deploy(dev): x", COMMIT_PATH: "gitops/envs/dev/image.yaml" },
+      "image: x\n",
+    );
+    assert.equal(image.status, 0, image.stderr);
+    const again = commitScript({ ...tree, GIT_MESSAGE: "tree again" });
+    assert.equal(again.status, 0, again.stderr);
+    assert.equal(again.stdout.trim(), image.stdout.trim(), "the same tree: no commit");
+    assert.match(again.stderr, /unchanged: no commit on main/);
+
+    const git = (...args: string[]) =>
+      spawnSync("git", ["--git-dir", remote, ...args], { env: gitEnv, encoding: "utf8" }).stdout;
+    assert.equal(
+      git("show", "main:gitops/envs/dev/image.yaml"),
+      "image: x\n",
+      "the tree never reset the image file",
+    );
+    assert.equal(git("log", "--format=%s", "main"), "deploy(dev): x\ntree\n");
+    fs.rmSync(path.join(source, "envs/dev/values.yaml"));
+    assert.equal(commitScript({ ...tree, GIT_MESSAGE: "removed" }).status, 0);
+    assert.equal(
+      git("ls-tree", "-r", "--name-only", "main"),
+      "gitops/envs/dev/image.yaml\n",
+      "a removed file goes",
+    );
+  });
+
+  it("post-receive's HMAC-SHA256 (bash, no secret on a command line) equals Node's", () => {
+    const hook = fs.readFileSync(path.join(GIT_SERVER_CONTEXT, "post-receive"), "utf8");
+    const fn = /^hmac_sha256_hex\(\) \{[\s\S]*?^\}$/m.exec(hook)?.[0];
+    assert.ok(fn, "post-receive defines hmac_sha256_hex");
+    const body = '{"ref":"refs/heads/main","commits":[{"message":"ünïcode \\"quoted\\""}]}\n';
+    // '6' XOR 0x36 is a NUL byte; 100 characters is longer than SHA-256's 64-byte block.
+    for (const key of ["s3cret", "6666", "k".repeat(100)]) {
+      const keyFile = path.join(dir, "key");
+      fs.writeFileSync(keyFile, key);
+      const out: SpawnSyncReturns<string> = spawnSync(
+        "bash",
+        ["-c", `${fn}\nhmac_sha256_hex "$1"`, "hmac", keyFile],
+        {
+          input: body,
+          encoding: "utf8",
+        },
+      );
+      assert.equal(
+        out.stdout.trim(),
+        createHmac("sha256", key).update(body).digest("hex"),
+        `key of ${key.length}`,
+      );
+    }
+  });
+
+  it("the git server's scripts parse as bash", () => {
+    for (const file of ["entrypoint.sh", "post-receive"]) {
+      const out = spawnSync("bash", ["-n", path.join(GIT_SERVER_CONTEXT, file)], { encoding: "utf8" });
+      assert.equal(out.status, 0, `${file}: ${out.stderr}`);
+    }
   });
 });
