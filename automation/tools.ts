@@ -22,15 +22,18 @@ export const TOOLS_DIR = ".tools";
 export const PULUMI_CLI_VERSION = "3.270.0";
 
 /** kind, the release whose binaries the SHA-256 values below are of. */
-export const KIND_VERSION = "0.31.0";
+export const KIND_VERSION = "0.33.0";
 
 /**
- * SHA-256 of kind v0.31.0's release binaries, per `<os>-<arch>` asset name. Platforms without a pinned
- * value are never downloaded (install kind yourself there; the hint says how).
+ * SHA-256 of kind v0.33.0's release binaries (the `kind-<os>-<arch>` assets), per asset suffix. Update
+ * them with KIND_VERSION from the release's `.sha256sum` assets. Platforms without a pinned value are
+ * never downloaded (install kind yourself there; the hint says how).
  */
 export const KIND_SHA256: Readonly<Record<string, string>> = {
-  "linux-amd64": "eb244cbafcc157dff60cf68693c14c9a75c4e6e6fedaf9cd71c58117cb93e3fa",
-  "linux-arm64": "8e1014e87c34901cc422a1445866835d1e666f2a61301c27e722bdeab5a1f7e4",
+  "linux-amd64": "aee6151561422756b764a4ae28e7f44cda5af5a9eead3cc9985112b1de8d8e0d",
+  "linux-arm64": "20022bee6cfcd5086cb7234d218e3454e6090022f2a8f55d1fa7fcf42c3867a2",
+  "darwin-amd64": "5a99f26f57246dc9319dd294803313197a0f34d33c525b3ea8b655db5916ece0",
+  "darwin-arm64": "0c8c7dbe5e23594a198b786c4bc13dacc101fa6196b0cb0b23a1ca44e61f4b4f",
 };
 
 export function kindReleaseUrl(platform: string, version = KIND_VERSION): string {

@@ -18,7 +18,13 @@ import { findOnPath, requiredChecks, runChecks, type CheckName } from "../automa
 import type { StackApi, StackHandle, StackSelection } from "../automation/stack-api";
 import { PROJECT_DIR } from "../automation/stack-files";
 import { commentMarker } from "../automation/summary";
-import { KIND_SHA256, kindPlatform, PULUMI_CLI_VERSION, type ToolInstaller } from "../automation/tools";
+import {
+  KIND_SHA256,
+  KIND_VERSION,
+  kindPlatform,
+  PULUMI_CLI_VERSION,
+  type ToolInstaller,
+} from "../automation/tools";
 
 function tmpDir(prefix: string): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), `gitops-${prefix}-`));
@@ -449,7 +455,9 @@ describe("automation: the driver", () => {
       },
       async download(url, sha256, dest) {
         calls.push(`download ${url} ${sha256} -> ${dest}`);
-        fs.writeFileSync(dest, '#!/bin/sh\necho "kind v0.31.0 go1.25 linux/amd64"\n', { mode: 0o755 });
+        fs.writeFileSync(dest, `#!/bin/sh\necho "kind v${KIND_VERSION} go1.26 linux/amd64"\n`, {
+          mode: 0o755,
+        });
       },
     });
 
@@ -461,7 +469,7 @@ describe("automation: the driver", () => {
       const tools = path.join(h.project, ".tools");
       assert.deepEqual(calls, [
         `pulumi ${PULUMI_CLI_VERSION} -> ${tools}`,
-        `download https://github.com/kubernetes-sigs/kind/releases/download/v0.31.0/kind-${kindPlatform()} ${KIND_SHA256[kindPlatform()]} -> ${path.join(tools, "bin", "kind")}`,
+        `download https://github.com/kubernetes-sigs/kind/releases/download/v${KIND_VERSION}/kind-${kindPlatform()} ${KIND_SHA256[kindPlatform()]} -> ${path.join(tools, "bin", "kind")}`,
       ]);
       assert.match(
         h.err(),
@@ -469,7 +477,7 @@ describe("automation: the driver", () => {
       );
       assert.match(
         h.err(),
-        /kind is missing: installing kind 0\.31\.0 into \.tools\/bin from https:\/\/github\.com\//,
+        /kind is missing: installing kind \d+\.\d+\.\d+ into \.tools\/bin from https:\/\/github\.com\//,
       );
       const [selection] = h.api.selections;
       assert.equal(selection!.pulumiRoot, tools, "LocalWorkspace runs the installed CLI");

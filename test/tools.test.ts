@@ -10,17 +10,19 @@ import * as http from "node:http";
 import type { AddressInfo } from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
+import { MIN_KIND_VERSION, parseVersion, versionAtLeast } from "../automation/prereqs";
 import {
   ChecksumMismatch,
   downloadVerified,
   installPlan,
   KIND_SHA256,
+  KIND_VERSION,
   kindPlatform,
   kindReleaseUrl,
   PULUMI_CLI_VERSION,
 } from "../automation/tools";
 
-const BINARY = Buffer.from("#!/bin/sh\necho 'kind v0.31.0 go1.25 linux/amd64'\n");
+const BINARY = Buffer.from("#!/bin/sh\necho 'kind v0.33.0 go1.26 linux/amd64'\n");
 const SHA = createHash("sha256").update(BINARY).digest("hex");
 
 describe("tools: verified download from a local HTTP server", () => {
@@ -90,6 +92,13 @@ describe("tools: pins", () => {
     assert.equal(PULUMI_CLI_VERSION, sdk.version);
   });
 
+  it("the kind it fetches passes the driver's own kind check", () => {
+    assert.ok(
+      versionAtLeast(parseVersion(KIND_VERSION)!, MIN_KIND_VERSION),
+      `${KIND_VERSION} >= ${MIN_KIND_VERSION}`,
+    );
+  });
+
   it("kind checksums are SHA-256 values of its release assets; other platforms are not fetched", () => {
     for (const [platform, sha] of Object.entries(KIND_SHA256)) {
       assert.match(platform, /^(linux|darwin|windows)-(amd64|arm64)$/);
@@ -97,11 +106,11 @@ describe("tools: pins", () => {
     }
     assert.equal(
       kindReleaseUrl("linux-amd64"),
-      "https://github.com/kubernetes-sigs/kind/releases/download/v0.31.0/kind-linux-amd64",
+      `https://github.com/kubernetes-sigs/kind/releases/download/v${KIND_VERSION}/kind-linux-amd64`,
     );
     assert.equal(kindPlatform("linux", "x64"), "linux-amd64");
     assert.equal(kindPlatform("darwin", "arm64"), "darwin-arm64");
-    const plan = installPlan("kind", "/p", "darwin-arm64");
-    assert.ok("unavailable" in plan && /no pinned SHA-256 for kind-darwin-arm64/.test(plan.unavailable));
+    const plan = installPlan("kind", "/p", "windows-amd64");
+    assert.ok("unavailable" in plan && /no pinned SHA-256 for kind-windows-amd64/.test(plan.unavailable));
   });
 });
