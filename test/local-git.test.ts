@@ -24,6 +24,8 @@ import {
 import { GitOps } from "../components/gitops/gitops";
 import { GITOPS_DIR } from "../components/gitops/git-wiring";
 import { argoCdRepoRegex, argoCdWouldRefresh } from "../e2e/lib/argocd-webhook";
+import { tryRun } from "../e2e/lib/exec";
+import { WebhookReceiver } from "../e2e/lib/webhook-receiver";
 import { evaluated, resourcesOf, type Resource } from "./support/stacks";
 
 /** A resource as `npm run plan -- dev --json` prints it (inputs masked). */
@@ -350,6 +352,56 @@ describe("local git: the scripts, with real git and bash", () => {
     for (const file of ["entrypoint.sh", "post-receive"]) {
       const out = spawnSync("bash", ["-n", path.join(GIT_SERVER_CONTEXT, file)], { encoding: "utf8" });
       assert.equal(out.status, 0, `${file}: ${out.stderr}`);
+    }
+  });
+});
+
+describe("local git: the post-receive hook on a real push (no container)", () => {
+  it("posts a signed, valid JSON push event whose html_url Argo CD matches, even for awkward messages", async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "hook-"));
+    const receiver = await WebhookReceiver.start("hook-secret-6");
+    try {
+      const env = { GIT_CONFIG_NOSYSTEM: "1", HOME: dir, PATH: process.env.PATH ?? "" };
+      const git = (cwd: string, ...args: string[]) => {
+        const r = spawnSync("git", args, { cwd, env, encoding: "utf8" });
+        assert.equal(r.status, 0, `git ${args.join(" ")}: ${r.stderr}`);
+        return r;
+      };
+      const run = path.join(dir, "run");
+      fs.mkdirSync(run);
+      fs.writeFileSync(
+        path.join(run, "webhook.env"),
+        `GIT_PUBLIC_URL=${REPO_URL}\nWEBHOOK_URL=${receiver.url}\n`,
+      );
+      fs.writeFileSync(path.join(run, "webhook.secret"), "hook-secret-6");
+      const remote = path.join(dir, "remote.git");
+      git(dir, "init", "--quiet", "--bare", "--initial-branch=main", remote);
+      git(remote, "config", "core.hooksPath", GIT_SERVER_CONTEXT);
+      const work = path.join(dir, "work");
+      git(dir, "init", "--quiet", "--initial-branch=main", work);
+      fs.mkdirSync(path.join(work, "gitops/envs/dev"), { recursive: true });
+      fs.writeFileSync(path.join(work, "gitops/envs/dev/image.yaml"), "image: {}\n");
+      git(work, "add", ".");
+      const message = 'deploy(dev): "quoted" \\ back\tslash ünï\n\nsecond line';
+      git(work, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "--quiet", "-m", message);
+      // Asynchronously: the receiver answers from this very process while git waits for the hook.
+      const pushed = await tryRun("git", ["push", remote, "main"], {
+        cwd: work,
+        env: { ...env, GITSERVER_RUN_DIR: run },
+        timeoutMs: 15_000,
+      });
+      assert.equal(pushed.code, 0, pushed.stderr);
+      assert.match(pushed.stderr, /notified Argo CD of main at [0-9a-f]{7} \(HTTP 200\)/);
+      const delivery = await receiver.waitForMore(0, 5000);
+      assert.ok(delivery.signatureValid, "signed with the shared secret");
+      const payload = JSON.parse(delivery.body.toString("utf8"));
+      assert.equal(payload.commits[0].message, message);
+      assert.deepEqual(payload.commits[0].added, ["gitops/envs/dev/image.yaml"]);
+      assert.equal(payload.repository.html_url, REPO_URL.replace(/\.git$/, ""));
+      assert.ok(argoCdWouldRefresh(payload, { repoURL: REPO_URL, targetRevision: "main" }));
+    } finally {
+      await receiver.close();
+      fs.rmSync(dir, { recursive: true, force: true });
     }
   });
 });
