@@ -5,6 +5,7 @@ import { createCluster } from "./components/cluster/cluster";
 import { loadPlatformConfig } from "./components/config";
 import { createGitHubResources } from "./components/github/github-wiring";
 import { GitOps } from "./components/gitops/gitops";
+import { createGitWriter } from "./components/gitops/git-wiring";
 import type { Exposure } from "./components/addons/helm-release";
 import { createAppImage } from "./components/image/image-registry";
 import { Monitoring } from "./components/addons/monitoring";
@@ -19,6 +20,7 @@ import { Monitoring } from "./components/addons/monitoring";
  *                 Argo CD and Backup (Velero); only their ServiceMonitors wait for the Prometheus CRDs
  *   5. GitHub     Actions environment, variables and OIDC role (when githubEnabled)
  *   6. GitOps     repository, AppProject and root Application; the image reference committed to git
+ *                 (GitHub's API, or the local git server next to kind that Pulumi pushes gitops/ to)
  */
 export = async () => {
   const config = loadPlatformConfig();
@@ -53,8 +55,9 @@ export = async () => {
       : config.github.enabled
         ? config.github.argocdPublicUrl
         : undefined,
-    // GitHub cannot reach a kind cluster: poll git every minute instead of waiting for webhooks.
-    reconciliationTimeout: kind ? "60s" : undefined,
+    // The local git server notifies Argo CD on every push (polling stays as the fallback); GitHub
+    // cannot reach a kind cluster, so a fork on kind is polled every minute.
+    reconciliationTimeout: kind ? (config.gitops.source === "local" ? "180s" : "60s") : undefined,
     monitoringCrds: monitoring.prometheusStack,
   });
   const backup = await createBackup(config, cluster, {
@@ -63,6 +66,7 @@ export = async () => {
   });
 
   const gitHub = await createGitHubResources(config, cluster);
+  const { localServer: localGit, ...git } = await createGitWriter(config, { cluster, argocd });
 
   const gitops = new GitOps(
     `${config.cluster.name}-gitops`,
@@ -80,6 +84,7 @@ export = async () => {
           }
         : undefined,
       image: { repository: appImage.repository, tag: appImage.tag, digest: appImage.digest },
+      ...git,
       clusterFacts: {
         cluster_name: cluster.clusterName,
         cluster_provider: config.cluster.provider,
@@ -110,6 +115,8 @@ export = async () => {
     grafanaAdminPassword: monitoring.grafanaAdminPassword,
     prometheusUrl: monitoring.prometheusUrl,
     backupBucket: backup.bucket,
+    // The local git server (dev): clone, revert and push by hand as user "pulumi" (docs/dev.md).
+    ...(localGit ? { gitopsPushUrl: localGit.pushUrl, gitopsPushPassword: localGit.pushPassword } : {}),
     ...(gitHub?.actionsRoleArn ? { githubActionsRoleArn: gitHub.actionsRoleArn } : {}),
   };
 };

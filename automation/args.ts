@@ -21,6 +21,8 @@ export interface DriverArgs {
   showSecrets: boolean;
   /** Post or edit the pull-request comment when running on a pull request. */
   comment: boolean;
+  /** Never fetch a missing Pulumi CLI or kind into .tools/; report them as missing instead. */
+  noInstall: boolean;
 }
 
 export type ParsedArgs = { kind: "help"; text: string } | { kind: "run"; args: DriverArgs };
@@ -52,6 +54,10 @@ const FLAGS: Record<string, FlagSpec> = {
   "--refresh": { commands: ["preview", "up", "destroy"], help: "refresh state from the cloud first" },
   "--show-secrets": { commands: ["outputs"], help: "print secret outputs in clear text" },
   "--no-comment": { commands: OPERATIONS, help: "do not post the pull-request comment" },
+  "--no-install": {
+    commands: COMMANDS,
+    help: "never fetch a missing Pulumi CLI or kind into .tools/: fail and say how to install them",
+  },
   "--yes": { commands: COMMANDS, help: "accepted and ignored: the driver never prompts" },
 };
 
@@ -160,6 +166,7 @@ export function parseArgs(argv: readonly string[], stacks: readonly string[]): P
       refresh: flags.has("--refresh"),
       showSecrets: flags.has("--show-secrets"),
       comment: !flags.has("--no-comment"),
+      noInstall: flags.has("--no-install"),
     },
   };
 }

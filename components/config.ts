@@ -93,6 +93,8 @@ export const rawConfigSchema = z.strictObject({
   localRegistryImage: digestPinnedImage(),
   s3Port: hostPort(),
   s3Image: digestPinnedImage(),
+  localGitPort: hostPort(),
+  localGitBaseImage: digestPinnedImage(),
 
   awsRegion: z.string().regex(AWS_REGION, { error: "must be an AWS region such as eu-west-1" }).optional(),
   availabilityZones: list(
@@ -226,6 +228,24 @@ export type GitHubSettings =
       readonly argocdPublicUrl?: string;
     };
 
+/**
+ * Where Argo CD reads the GitOps repository: the GitHub repository Pulumi manages (`github`), a public
+ * https:// repository such as a fork (`url`, read anonymously), or the dev stack's local git server
+ * (`local`, the default on kind without GitHub), which Pulumi pushes gitops/ and the image file to.
+ */
+export type GitOpsSource = "github" | "url" | "local";
+
+/** The local git server (kind): container `<cluster>-git` on the kind network. */
+export const LOCAL_GIT_SERVER = {
+  /** Port it listens on inside the container (and so on the kind network). */
+  containerPort: 8080,
+  /** The repository it serves, under /git/. */
+  repository: "gitops.git",
+} as const;
+
+/** The container name of the local git server of a kind cluster. */
+export const localGitServerName = (clusterName: string) => `${clusterName}-git`;
+
 /** The one typed, frozen configuration object the rest of the program receives. */
 export interface PlatformConfig {
   readonly project: string;
@@ -237,7 +257,10 @@ export interface PlatformConfig {
   readonly appImage: { readonly name: string; readonly ecrKeepImages: number; readonly ghcrOwner?: string };
   readonly github: GitHubSettings;
   readonly gitops: {
+    readonly source: GitOpsSource;
     readonly repoUrl: string;
+    /** The local git server (source `local` only): host port and the base image it is built on. */
+    readonly localServer?: { readonly port: number; readonly baseImage: string };
     readonly revision: string;
     readonly appNamespaces: readonly string[];
   };
@@ -366,19 +389,20 @@ function crossFieldProblems(c: RawConfig): string[] {
   }
 
   if (c.clusterProvider === "kind") {
+    // Every one of these is a port on the host's 127.0.0.1 (the NodePorts are mapped at the same number).
     const ports = {
       appNodePort: c.appNodePort,
       argocdNodePort: c.argocdNodePort,
       grafanaNodePort: c.grafanaNodePort,
+      localRegistryPort: c.localRegistryPort,
+      s3Port: c.s3Port,
+      localGitPort: c.localGitPort,
     };
     const seen = new Map<number, string>();
     for (const [name, port] of Object.entries(ports)) {
       const other = seen.get(port);
       if (other) problems.push(`${CONFIG_NAMESPACE}:${name}: port ${port} is already used by ${other}`);
       seen.set(port, name);
-    }
-    if (c.localRegistryPort === c.s3Port) {
-      problems.push(`${key("s3Port")}: port ${c.s3Port} is already used by localRegistryPort`);
     }
     const nodeVersion = /:v(\d+\.\d+)\./.exec(c.kindNodeImage)?.[1];
     if (nodeVersion !== c.kubernetesVersion) {
@@ -407,9 +431,9 @@ function crossFieldProblems(c: RawConfig): string[] {
     if (!c.githubRepository) {
       problems.push(`${key("githubRepository")}: required when githubEnabled is true (it is not set)`);
     }
-  } else if (!c.gitopsRepoUrl) {
+  } else if (!c.gitopsRepoUrl && c.clusterProvider !== "kind") {
     problems.push(
-      `${key("gitopsRepoUrl")}: required when githubEnabled is false, Argo CD then reads this public https:// repository (it is not set)`,
+      `${key("gitopsRepoUrl")}: required when githubEnabled is false on EKS (the local git server runs only next to kind); set a public https:// repository or enable GitHub (it is not set)`,
     );
   }
   return problems;
@@ -460,9 +484,13 @@ function toPlatformConfig(c: RawConfig, context: { project: string; stack: strin
         argocdPublicUrl: c.argocdPublicUrl?.replace(/\/+$/, ""),
       }
     : { enabled: false };
-  const repoUrl = github.enabled
-    ? `git@github.com:${github.owner}/${github.repository}.git`
-    : (c.gitopsRepoUrl as string);
+  const source: GitOpsSource = github.enabled ? "github" : c.gitopsRepoUrl ? "url" : "local";
+  const repoUrl =
+    source === "github"
+      ? `git@github.com:${c.githubOwner}/${c.githubRepository}.git`
+      : source === "url"
+        ? (c.gitopsRepoUrl as string)
+        : `http://${localGitServerName(c.clusterName)}:${LOCAL_GIT_SERVER.containerPort}/git/${LOCAL_GIT_SERVER.repository}`;
   return {
     project: context.project,
     stack: context.stack,
@@ -475,7 +503,15 @@ function toPlatformConfig(c: RawConfig, context: { project: string; stack: strin
       ghcrOwner: c.githubOwner?.toLowerCase(),
     },
     github,
-    gitops: { repoUrl, revision: c.gitopsRevision, appNamespaces: c.appNamespaces },
+    gitops: {
+      source,
+      repoUrl,
+      revision: c.gitopsRevision,
+      appNamespaces: c.appNamespaces,
+      ...(source === "local"
+        ? { localServer: { port: c.localGitPort, baseImage: c.localGitBaseImage } }
+        : {}),
+    },
     charts: {
       argocd: c.argocdChartVersion,
       kubePrometheusStack: c.kubePrometheusStackChartVersion,

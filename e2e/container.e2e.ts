@@ -2,8 +2,9 @@
  * The real container, end to end: build app/Dockerfile on locally made base images, push it to a local
  * registry, pull it back by digest, run THAT the way the Kubernetes chart runs the pod (non-root,
  * read-only root fs, no capabilities, no-new-privileges, 256 MiB), probe it, prove the lock-down from
- * inside, then SIGTERM it under load and assert a clean drain and exit 0. Reports image size, build time
- * and time to ready (also as JSON in .e2e/report.json).
+ * inside, then SIGTERM it under load and assert a clean drain and exit 0. Before that, the dev stack's
+ * local git server (e2e/git-server.ts): built offline, pushed to, cloned, its signed webhooks checked.
+ * Reports image size, build time and time to ready (also as JSON in .e2e/report.json).
  *
  *   npm run test:e2e            skips, with the reason, where Docker cannot run
  *   CI=true npm run test:e2e    must run: provisions Docker (root, Debian) or fails
@@ -15,6 +16,7 @@
 import { strict as assert } from "node:assert";
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { gitServerChecks, type GitServerReport } from "./git-server";
 import { ensureBaseImages, type BaseImages } from "./lib/base-images";
 import { run, sleep, tryRun } from "./lib/exec";
 import { drainLoad, freePort, get, type DrainLoad } from "./lib/http";
@@ -59,6 +61,7 @@ interface Report {
   dockerRunReturnedMs?: number;
   memoryAfterProbes?: string;
   drain?: Record<string, number | string | boolean>;
+  gitServer?: GitServerReport;
   checks: string[];
 }
 
@@ -570,6 +573,14 @@ function printSummary(): void {
           `${report.drain.exitedMsAfterSigterm} ms after SIGTERM`
         : "-",
     ],
+    [
+      "git server",
+      report.gitServer
+        ? `built in ${report.gitServer.buildSeconds.toFixed(1)} s (${report.gitServer.imageSizeMiB} MiB), ` +
+          `${report.gitServer.files} files pushed in ${report.gitServer.pushSeconds.toFixed(1)} s, ` +
+          `${report.gitServer.deliveries} webhook deliveries`
+        : "-",
+    ],
     ["total", `${((Date.now() - started) / 1000).toFixed(1)} s`],
   ];
   log("──────── summary ────────");
@@ -602,6 +613,15 @@ async function main(): Promise<number> {
   const bases = await step("base images (local, no registry)", () => ensureBaseImages(WORK));
   report.baseImages = bases;
   log(`  ${bases.build}, ${bases.runtime}${bases.built.length ? "" : " (cached)"}`);
+
+  report.gitServer = await gitServerChecks({
+    work: WORK,
+    baseImage: bases.minbase,
+    stamp,
+    check,
+    step,
+    cleanup: (fn) => cleanups.push(fn),
+  });
 
   const builtId = await step("build app/Dockerfile", () => buildImage(bases, commit));
   cleanups.push(() => tryRun("docker", ["rmi", "--no-prune", candidateTag]));

@@ -273,11 +273,11 @@ describe("add-ons: Argo CD", () => {
     assert.equal(values.configs.cm.url, "https://argocd.staging.example.org");
   });
 
-  it("dev (kind): plain HTTP on the NodePort, faster polling, single replicas", () => {
+  it("dev (kind): plain HTTP on the NodePort, pushes notify it (the poll stays the 180s fallback), single replicas", () => {
     const v = argocd("dev");
     assert.deepEqual(v.server.service, { type: "NodePort", nodePortHttp: 30081 });
     assert.equal(v.configs.params["server.insecure"], true);
-    assert.equal(v.configs.cm["timeout.reconciliation"], "60s");
+    assert.equal(v.configs.cm["timeout.reconciliation"], "180s");
     assert.equal(v["redis-ha"].enabled, false);
     assert.equal(v.server.replicas, 1);
     assert.equal(evaluations.get("dev")!.outputs.argocdUrl, "http://localhost:30081");

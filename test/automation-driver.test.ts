@@ -18,6 +18,13 @@ import { findOnPath, requiredChecks, runChecks, type CheckName } from "../automa
 import type { StackApi, StackHandle, StackSelection } from "../automation/stack-api";
 import { PROJECT_DIR } from "../automation/stack-files";
 import { commentMarker } from "../automation/summary";
+import {
+  KIND_SHA256,
+  KIND_VERSION,
+  kindPlatform,
+  PULUMI_CLI_VERSION,
+  type ToolInstaller,
+} from "../automation/tools";
 
 function tmpDir(prefix: string): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), `gitops-${prefix}-`));
@@ -300,7 +307,12 @@ function lockError(): Error {
 }
 
 function harness(
-  opts: { env?: Record<string, string>; stack?: FakeStack; tools?: Record<string, string | null> } = {},
+  opts: {
+    env?: Record<string, string>;
+    stack?: FakeStack;
+    tools?: Record<string, string | null>;
+    installTools?: ToolInstaller;
+  } = {},
 ) {
   const project = tmpDir("project");
   fs.writeFileSync(path.join(project, "Pulumi.yaml"), "name: gitops-platform\nruntime: nodejs\n");
@@ -348,6 +360,7 @@ function harness(
     random: () => 0.5,
     now: () => (clock += 1500),
     checkTimeoutMs: 3000,
+    ...(opts.installTools ? { installTools: opts.installTools } : {}),
   };
   return {
     project,
@@ -430,6 +443,92 @@ describe("automation: the driver", () => {
     assert.equal(await h.run(["preview", "staging"]), EXIT.ok, h.err());
     assert.deepEqual(h.api.selections[0]!.envVars, { PULUMI_SKIP_UPDATE_CHECK: "true" });
     assert.ok(!fs.existsSync(path.join(h.project, ".pulumi-state")));
+  });
+
+  describe("tools on first run", () => {
+    /** An installer that records its calls and installs scripts that answer `version`. */
+    const recordingInstaller = (calls: string[]): ToolInstaller => ({
+      async pulumi(root, version) {
+        calls.push(`pulumi ${version} -> ${root}`);
+        fs.mkdirSync(path.join(root, "bin"), { recursive: true });
+        fs.writeFileSync(path.join(root, "bin", "pulumi"), `#!/bin/sh\necho v${version}\n`, { mode: 0o755 });
+      },
+      async download(url, sha256, dest) {
+        calls.push(`download ${url} ${sha256} -> ${dest}`);
+        fs.writeFileSync(dest, `#!/bin/sh\necho "kind v${KIND_VERSION} go1.26 linux/amd64"\n`, {
+          mode: 0o755,
+        });
+      },
+    });
+
+    it("`up dev` says what it installs, fetches the missing Pulumi CLI and kind into .tools/, then uses them", async function () {
+      if (!KIND_SHA256[kindPlatform()]) this.skip(); // no pinned kind for this platform: nothing to fetch
+      const calls: string[] = [];
+      const h = harness({ tools: { pulumi: null, kind: null }, installTools: recordingInstaller(calls) });
+      assert.equal(await h.run(["up", "dev"]), EXIT.ok, h.err());
+      const tools = path.join(h.project, ".tools");
+      assert.deepEqual(calls, [
+        `pulumi ${PULUMI_CLI_VERSION} -> ${tools}`,
+        `download https://github.com/kubernetes-sigs/kind/releases/download/v${KIND_VERSION}/kind-${kindPlatform()} ${KIND_SHA256[kindPlatform()]} -> ${path.join(tools, "bin", "kind")}`,
+      ]);
+      assert.match(
+        h.err(),
+        /pulumi is missing: installing the Pulumi CLI 3\.\d+\.\d+ into \.tools\/ \(project-local, git-ignored\)/,
+      );
+      assert.match(
+        h.err(),
+        /kind is missing: installing kind \d+\.\d+\.\d+ into \.tools\/bin from https:\/\/github\.com\//,
+      );
+      const [selection] = h.api.selections;
+      assert.equal(selection!.pulumiRoot, tools, "LocalWorkspace runs the installed CLI");
+      assert.equal(
+        selection!.envVars.PATH!.split(path.delimiter)[0],
+        path.join(tools, "bin"),
+        "kind on the engine's PATH",
+      );
+
+      calls.length = 0;
+      assert.equal(await h.run(["up", "dev"]), EXIT.ok, h.err());
+      assert.deepEqual(calls, [], "the second run finds them in .tools/");
+    });
+
+    it("`--no-install` installs nothing and fails with the hints", async () => {
+      const calls: string[] = [];
+      const h = harness({ tools: { pulumi: null, kind: null }, installTools: recordingInstaller(calls) });
+      assert.equal(await h.run(["up", "dev", "--no-install"]), EXIT.prerequisites);
+      assert.deepEqual(calls, []);
+      assert.match(
+        h.err(),
+        /FAIL pulumi: the Pulumi CLI \(pulumi\) is not on PATH[^\n]*\n\s+fix: install the Pulumi CLI/,
+      );
+      assert.match(h.err(), /without --no-install, the driver fetches the pinned Pulumi CLI/);
+      assert.equal(h.loads(), 0);
+      assert.ok(!fs.existsSync(path.join(h.project, ".tools")));
+    });
+
+    it("a failed install is reported with the other prerequisites; nothing runs", async () => {
+      const h = harness({
+        tools: { pulumi: null },
+        installTools: {
+          pulumi: async () => {
+            throw new Error("get.pulumi.com: connection refused");
+          },
+          download: async () => assert.fail("kind is present"),
+        },
+      });
+      assert.equal(await h.run(["up", "dev"]), EXIT.prerequisites);
+      assert.match(h.err(), /FAIL install pulumi: get\.pulumi\.com: connection refused/);
+      assert.match(h.err(), /FAIL pulumi: the Pulumi CLI \(pulumi\) is not on PATH/);
+      assert.equal(h.loads(), 0);
+    });
+
+    it("tools already on PATH are used as they are", async () => {
+      const calls: string[] = [];
+      const h = harness({ installTools: recordingInstaller(calls) });
+      assert.equal(await h.run(["up", "dev"]), EXIT.ok, h.err());
+      assert.deepEqual(calls, []);
+      assert.equal(h.api.selections[0]!.pulumiRoot, undefined);
+    });
   });
 
   it("a bad command line exits 2 before any check", async () => {
@@ -615,7 +714,7 @@ describe("automation: the driver", () => {
 });
 
 describe("automation: the real CLI without a Pulumi CLI", () => {
-  it("`npm run up -- dev` (tsx automation/cli.ts up dev) fails fast and says how to install it", function () {
+  it("`npm run up -- dev --no-install` fails fast, says how to install it, and installs nothing", function () {
     const bin = tmpDir("nodeonly");
     fs.symlinkSync(process.execPath, path.join(bin, "node"));
     const home = tmpDir("home");
@@ -630,7 +729,7 @@ describe("automation: the real CLI without a Pulumi CLI", () => {
       // npm runs scripts through sh; neither brings a pulumi along.
       fs.symlinkSync(fs.realpathSync(npm), path.join(bin, "npm"));
       fs.symlinkSync("/bin/sh", path.join(bin, "sh"));
-      argv = [path.join(bin, "npm"), "run", "--silent", "up", "--", "dev"];
+      argv = [path.join(bin, "npm"), "run", "--silent", "up", "--", "dev", "--no-install"];
     } else {
       // package.json has no "up" script yet: run what it expands to.
       argv = [
@@ -639,6 +738,7 @@ describe("automation: the real CLI without a Pulumi CLI", () => {
         "automation/cli.ts",
         "up",
         "dev",
+        "--no-install",
       ];
     }
     assert.equal(findOnPath("pulumi", { PATH: bin }), undefined);
@@ -654,6 +754,10 @@ describe("automation: the real CLI without a Pulumi CLI", () => {
     assert.notEqual(run.status, 0, "non-zero exit");
     assert.match(run.stderr, /the Pulumi CLI \(pulumi\) is not on PATH/);
     assert.match(run.stderr, /https:\/\/www\.pulumi\.com\/docs\/install\//);
+    assert.match(run.stderr, /FAIL kind: kind is not on PATH[^\n]*\n\s+fix: install kind/);
+    assert.match(run.stderr, /without --no-install, the driver fetches the pinned Pulumi CLI/);
+    assert.doesNotMatch(run.stderr, /installing/);
+    assert.equal(run.status, EXIT.prerequisites);
     assert.ok(elapsed < 5000, `failed in ${elapsed} ms, expected < 5000`);
     this.test!.title += ` (${elapsed} ms, exit ${run.status})`;
   });

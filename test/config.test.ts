@@ -212,10 +212,28 @@ describe("config: validation", () => {
       expect: [/gitops-platform:githubOwner/, /required when githubEnabled is true/],
     },
     {
-      title: "github disabled without a repository URL",
+      title: "EKS with github disabled and no repository URL (no local git server there)",
+      stack: "staging",
+      set: { githubEnabled: false, gitopsRepoUrl: undefined },
+      expect: [/gitops-platform:gitopsRepoUrl/, /required when githubEnabled is false on EKS/],
+    },
+    {
+      title: "local git server on the registry's port",
       stack: "dev",
-      set: { gitopsRepoUrl: undefined },
-      expect: [/gitops-platform:gitopsRepoUrl/, /required when githubEnabled is false/],
+      set: { localGitPort: 5001 },
+      expect: [/gitops-platform:localGitPort/, /5001 is already used by localRegistryPort/],
+    },
+    {
+      title: "local git server on the app's NodePort (mapped on the host at the same number)",
+      stack: "dev",
+      set: { localGitPort: 30080 },
+      expect: [/gitops-platform:localGitPort/, /30080 is already used by appNodePort/],
+    },
+    {
+      title: "local git server base image without a tag",
+      stack: "dev",
+      set: { localGitBaseImage: "debian:bookworm-slim" },
+      expect: [/gitops-platform:localGitBaseImage/, /pinned by tag and digest/, /"debian:bookworm-slim"/],
     },
     {
       title: "plain-http repository URL",

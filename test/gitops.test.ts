@@ -63,6 +63,7 @@ describe("GitOps with GitHub managed (staging, prod)", () => {
 
     it(`${stack}: commits the digest-pinned image reference to gitops/envs/${stack}/image.yaml`, () => {
       const file = only(stack, "github:index/repositoryFile:RepositoryFile");
+      assert.equal(file.name, `gitops-${stack}-gitops-image-file`, "same resource name as before the writer");
       assert.equal(file.inputs.file, `gitops/envs/${stack}/image.yaml`);
       assert.equal(file.inputs.branch, "main");
       const values = parse(String(file.inputs.content)) as {
@@ -70,7 +71,11 @@ describe("GitOps with GitHub managed (staging, prod)", () => {
       };
       assert.match(values.image.digest, /^sha256:[a-f0-9]{64}$/);
       assert.match(values.image.tag, /^[0-9a-f]{7}-/);
-      assert.match(String(file.inputs.commitMessage), new RegExp(`^deploy\\(${stack}\\): `));
+      assert.equal(
+        file.inputs.commitMessage,
+        `deploy(${stack}): ${values.image.repository}:${values.image.tag}@${values.image.digest}`,
+        "the message names the image",
+      );
     });
   }
 
@@ -124,7 +129,7 @@ describe("GitOps with GitHub managed (staging, prod)", () => {
 });
 
 describe("GitOps with GitHub off (dev)", () => {
-  it("creates no GitHub resource and reads the public repository anonymously over HTTPS", () => {
+  it("creates no GitHub resource; Argo CD reads the local git server anonymously over HTTP", () => {
     const github = evaluations
       .get("dev")!
       .resources.filter((r) => r.type.startsWith("github:") || r.type === "pulumi:providers:github");
@@ -136,8 +141,30 @@ describe("GitOps with GitHub off (dev)", () => {
     const secret = only("dev", "kubernetes:core/v1:Secret", "-repository");
     assert.deepEqual(secret.inputs.stringData, {
       type: "git",
-      url: "https://github.com/gitops-platform/gitops-platform.git",
+      url: "http://gitops-dev-git:8080/git/gitops.git",
     });
+  });
+
+  it("with gitopsRepoUrl (a fork), reads it anonymously and commits nothing", async () => {
+    const e = await evaluateStack("dev", {
+      overrides: { "gitops-platform:gitopsRepoUrl": "https://github.com/someone/gitops-platform.git" },
+    });
+    assert.equal(e.error, undefined);
+    const secret = ofType(e, "kubernetes:core/v1:Secret").find((r) => r.name.endsWith("-repository"))!;
+    assert.deepEqual(secret.inputs.stringData, {
+      type: "git",
+      url: "https://github.com/someone/gitops-platform.git",
+    });
+    const local = e.resources.filter(
+      (r) =>
+        r.type === "gitops-platform:cluster:LocalGitServer" ||
+        (r.type === "command:local:Command" && /-(gitops-tree|image-file)$/.test(r.name)),
+    );
+    assert.deepEqual(
+      local.map((r) => r.name),
+      [],
+      "no local git server, no commit",
+    );
   });
 });
 
@@ -161,23 +188,14 @@ describe("GitOps: Argo CD objects (every stack)", () => {
       const root = only(stack, "kubernetes:argoproj.io/v1alpha1:Application", "-root");
       const spec = root.inputs.spec as Obj;
       assert.equal(spec.source.path, "gitops/apps");
-      const { imageOverride, ...values } = spec.source.helm.valuesObject as Obj;
-      assert.deepEqual(values, {
+      assert.deepEqual(spec.source.helm.valuesObject, {
         env: stack,
         repoURL: evaluations.get(stack)!.outputs.gitopsRepoUrl,
         targetRevision: "main",
         project: stack,
         argocdNamespace: "argocd",
       });
-      if (stack === "dev") {
-        // GitHub off: the freshly built image reaches Argo CD through the root Application's values.
-        assert.equal(
-          `${imageOverride.repository}@${imageOverride.digest}`,
-          evaluations.get("dev")!.outputs.appImage,
-        );
-      } else {
-        assert.equal(imageOverride, undefined, "with GitHub managed the image goes through git only");
-      }
+      assert.doesNotMatch(JSON.stringify(spec), /sha256:|imageOverride/, "no image reaches Argo CD inline");
       assert.deepEqual(spec.syncPolicy.automated, { prune: true, selfHeal: true });
       assert.ok(spec.syncPolicy.syncOptions.includes("CreateNamespace=true"));
       assert.deepEqual(spec.syncPolicy.retry, {
@@ -222,9 +240,7 @@ describe("GitOps: the root Application's values render the apps chart", () => {
         ["demo-app"],
       );
       assert.equal(apps[0]!.spec.project, stack);
-      const image = apps[0]!.spec.source.helm.valuesObject?.image;
-      if (stack === "dev") assert.match(String(image?.digest), /^sha256:[a-f0-9]{64}$/);
-      else assert.equal(image, undefined);
+      assert.equal(apps[0]!.spec.source.helm.valuesObject, undefined, "the image comes from image.yaml only");
     });
   }
 });

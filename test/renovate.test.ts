@@ -98,6 +98,10 @@ function pinsOfSources(): Pin[] {
       const image = PINNED_IMAGE.exec(m[1]!)!.groups!;
       pins.push({ where: m[1]!, file, version: image.tag!, digest: image.digest });
     }
+    // Tool versions the program installs itself (minimums, MIN_*, are not pins).
+    for (const m of read(file).matchAll(/export const ((?!MIN_)\w+_VERSION) = "(\d+\.\d+\.\d+)"/g)) {
+      pins.push({ where: `${file} ${m[1]}`, file, version: m[2]! });
+    }
   }
   return pins;
 }
@@ -150,7 +154,7 @@ describe("renovate: every pin is kept current", () => {
     );
   });
 
-  it("covers every digest-pinned image in components/ and automation/", () => {
+  it("covers every digest-pinned image and tool version in components/ and automation/", () => {
     const pins = pinsOfSources();
     assert.ok(pins.length >= 1);
     assert.deepEqual(uncovered(pins), []);
@@ -163,7 +167,17 @@ describe("renovate: every pin is kept current", () => {
   });
 
   it("covers every Dockerfile base image, and FROM lines only use those ARGs", () => {
-    for (const file of ["app/Dockerfile"]) {
+    const dockerfiles = ["app/Dockerfile", "gitserver/Dockerfile"];
+    assert.deepEqual(
+      fs
+        .readdirSync(PROJECT_DIR, { recursive: true, encoding: "utf8" })
+        .filter(
+          (f) => path.basename(f) === "Dockerfile" && !f.includes("node_modules") && !f.startsWith("."),
+        ),
+      dockerfiles,
+      "every Dockerfile of the project is checked here",
+    );
+    for (const file of dockerfiles) {
       const content = read(file);
       const args = [...content.matchAll(/^ARG (\w+)=(\S+)$/gm)];
       assert.ok(args.length > 0);

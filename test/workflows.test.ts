@@ -12,7 +12,7 @@ import { COMMANDS, parseArgs } from "../automation/args";
 import { knownStacks, PROJECT_DIR } from "../automation/stack-files";
 
 const WORKFLOW_DIR = path.join(PROJECT_DIR, ".github", "workflows");
-const REQUIRED = ["ci.yml", "preview.yml", "deploy.yml"];
+const REQUIRED = ["ci.yml", "preview.yml", "deploy.yml", "kind-e2e.yml"];
 
 interface Step {
   name?: string;
@@ -95,7 +95,7 @@ const SHA = /^[0-9a-f]{40}$/;
 const EXACT_TAG = /^v?\d+\.\d+\.\d+$/;
 
 describe("workflows", () => {
-  it("ci.yml, preview.yml and deploy.yml exist", () => {
+  it("ci.yml, preview.yml, deploy.yml and kind-e2e.yml exist", () => {
     for (const f of REQUIRED) assert.ok(workflowFiles().includes(f), `.github/workflows/${f}`);
   });
 
@@ -263,6 +263,50 @@ describe("workflows", () => {
         );
       }
       assert.doesNotMatch(source("deploy.yml"), /cancel-in-progress:\s*(true|\$\{\{)/);
+    });
+  });
+
+  describe("kind-e2e.yml", () => {
+    const wf = () => load("kind-e2e.yml");
+    const runs = () => steps(wf()).map((s) => s.run ?? "");
+
+    it("runs the dev loop with Node and Docker only: npm ci, then up dev, which fetches the tools", () => {
+      const all = runs();
+      const ci = all.indexOf("npm ci");
+      const up = all.findIndex((r) => /npm run up -- dev/.test(r));
+      assert.ok(ci >= 0 && up > ci, "npm ci, then npm run up -- dev");
+      assert.match(all[up]!, /test -x \.tools\/bin\/pulumi && test -x \.tools\/bin\/kind/);
+      assert.ok(
+        all.slice(0, up).some((r) => /rm -f "\$\(command -v kind\)"/.test(r)),
+        "no runner kind",
+      );
+      assert.ok(!steps(wf()).some((s) => s.uses?.startsWith("pulumi/actions@")), "no Pulumi action");
+      assert.equal(wf().jobs.dev?.env?.LOCAL_TAGS, "env -u GITHUB_SHA -u GITHUB_RUN_NUMBER");
+      const ups = all.filter((r) => /npm run up -- dev/.test(r));
+      assert.ok(
+        ups.length === 2 && ups.every((r) => r.includes("$LOCAL_TAGS npm run up -- dev")),
+        "local tags: an app edit is a new version",
+      );
+    });
+
+    it("waits for the root Application Synced and Healthy, then checks /api/info for the built version", () => {
+      const all = runs().join("\n");
+      assert.match(all, /application\/dev-apps --for=jsonpath='\{\.status\.sync\.status\}'=Synced/);
+      assert.match(all, /application\/dev-apps --for=jsonpath='\{\.status\.health\.status\}'=Healthy/);
+      assert.match(all, /curl -fsS http:\/\/localhost:30080\/api\/info/);
+      assert.match(all, /appImageTag/);
+    });
+
+    it("changes the app, ups again, times it into the job summary, and always destroys", () => {
+      const all = steps(wf());
+      const change = all.find((s) => /app\/src\/server\.ts/.test(s.run ?? ""));
+      assert.match(change?.run ?? "", /npm run up -- dev[\s\S]*CHANGE_SECONDS/);
+      const summary = all.find((s) => /GITHUB_STEP_SUMMARY/.test(s.run ?? ""));
+      assert.equal((summary as Step & { if?: string })?.if, "always()");
+      assert.match(summary?.run ?? "", /CHANGE_SECONDS[\s\S]*COMMIT_TO_SERVING_SECONDS/);
+      const last = all[all.length - 1] as Step & { if?: string };
+      assert.equal(last.run, "npm run destroy -- dev");
+      assert.equal(last.if, "always()");
     });
   });
 });

@@ -4,6 +4,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as tls from "@pulumi/tls";
 import { stringify } from "yaml";
 import { APP_NAMESPACE_LABEL } from "../../policy/rules";
+import { treeDigest, type GitRepositoryWriter } from "./git-writer";
 
 /** The in-cluster API server, as Argo CD names it. */
 export const IN_CLUSTER = "https://kubernetes.default.svc";
@@ -48,8 +49,21 @@ export interface GitOpsArgs {
     /** Shared webhook secret (argocd-secret `webhook.github.secret`). */
     webhookSecret?: pulumi.Input<string>;
   };
-  /** The app image; written to gitops/envs/<env>/image.yaml when GitHub is managed. */
+  /** The app image; committed to gitops/envs/<env>/image.yaml through `writer`. */
   image: { repository: pulumi.Input<string>; tag: pulumi.Input<string>; digest: pulumi.Input<string> };
+  /**
+   * Writes the image file (and `pushTree`) to the repository: GitHub's API or the local git server.
+   * Omit where nothing may write (a fork read anonymously): Argo CD then deploys the image the
+   * repository's own image.yaml names. Default: none.
+   */
+  writer?: GitRepositoryWriter;
+  /** Branch the image file is committed to. Default: `revision`. */
+  imageBranch?: string;
+  /**
+   * A working-tree directory pushed as `gitops/` before the image file, for a repository that Pulumi
+   * fills itself (the local git server starts empty). Needs `writer`. Default: none.
+   */
+  pushTree?: { sourceDir: string };
   /** Cluster facts for git-side charts, set as annotations on Argo CD's in-cluster cluster Secret. */
   clusterFacts?: Record<string, pulumi.Input<string>>;
   /** The stack's Kubernetes provider. */
@@ -62,7 +76,7 @@ export interface GitOpsArgs {
  * Registers the GitOps repository with Argo CD and hands the app to it: a read-only deploy key (GitHub
  * managed) or anonymous HTTPS, the repository and cluster secrets, an AppProject limited to that
  * repository and the app namespaces, the root Application (app-of-apps over gitops/apps), the image
- * reference committed to git and the GitHub webhook.
+ * reference committed to git (through a {@link GitRepositoryWriter}) and the GitHub webhook.
  */
 export class GitOps extends pulumi.ComponentResource {
   public readonly projectName: string;
@@ -125,20 +139,6 @@ export class GitOps extends pulumi.ComponentResource {
       this.deployPublicKey = key.publicKeyOpenssh;
       repositoryCredentials = { sshPrivateKey: pulumi.secret(key.privateKeyOpenssh) };
 
-      // The image reaches Argo CD through git: every deployed version is a commit, rollback is a revert.
-      new github.RepositoryFile(
-        `${name}-image-file`,
-        {
-          repository: args.github.repository,
-          branch: args.revision,
-          file: this.imageFile,
-          content: imageValuesFile(args.image),
-          commitMessage: pulumi.interpolate`deploy(${args.environment}): ${args.image.repository}:${args.image.tag}`,
-          overwriteOnCreate: true,
-        },
-        { parent: this },
-      );
-
       if (args.github.argocdPublicUrl && args.github.webhookSecret) {
         new github.RepositoryWebhook(
           `${name}-webhook`,
@@ -156,6 +156,40 @@ export class GitOps extends pulumi.ComponentResource {
           { parent: this },
         );
       }
+    }
+
+    // The image reaches Argo CD through git: every deployed version is a commit, rollback is a revert.
+    const commits: pulumi.Resource[] = [];
+    if (args.pushTree && !args.writer) throw new Error(`${name}: pushTree needs a writer`);
+    if (args.writer) {
+      const branch = args.imageBranch ?? args.revision;
+      if (args.pushTree) {
+        const keep = [`envs/${args.environment}/image.yaml`];
+        const digest = treeDigest(args.pushTree.sourceDir, keep).slice(0, 12);
+        commits.push(
+          args.writer.commit(
+            `${name}-gitops-tree`,
+            {
+              branch: args.revision,
+              message: `gitops: gitops/ from the working tree (${digest})`,
+              // The image file belongs to the commit below; the tree never resets it to the placeholder.
+              change: { tree: "gitops", sourceDir: args.pushTree.sourceDir, keep },
+            },
+            { parent: this },
+          ),
+        );
+      }
+      commits.push(
+        args.writer.commit(
+          `${name}-image-file`,
+          {
+            branch,
+            message: pulumi.interpolate`deploy(${args.environment}): ${args.image.repository}:${args.image.tag}@${args.image.digest}`,
+            change: { file: this.imageFile, content: imageValuesFile(args.image) },
+          },
+          { parent: this, dependsOn: commits.slice() },
+        ),
+      );
     }
 
     new k8s.core.v1.Secret(
@@ -241,8 +275,6 @@ export class GitOps extends pulumi.ComponentResource {
                 targetRevision: args.revision,
                 project: this.projectName,
                 argocdNamespace: namespace,
-                // Without GitHub management nothing commits image.yaml: hand Argo CD the fresh image here.
-                ...(args.github ? {} : { imageOverride: args.image }),
               },
             },
           },
@@ -254,7 +286,8 @@ export class GitOps extends pulumi.ComponentResource {
           },
         },
       },
-      { ...k8sOpts, dependsOn: [project] },
+      // Argo CD first sees the repository once it holds the tree and the image file.
+      { ...k8sOpts, dependsOn: [project, ...commits] },
     );
 
     this.registerOutputs({ projectName: this.projectName, rootApplicationName: this.rootApplicationName });

@@ -26,6 +26,8 @@ const GLIBC = /^(ld-linux.*|libc|libm|libdl|libpthread|librt|libresolv)\.so/;
 const LABEL = "io.gitops-platform.e2e.recipe";
 
 export interface BaseImages {
+  /** The Debian minbase image (apt-get works in it: the git server's Dockerfile builds on it). */
+  minbase: string;
   build: string;
   runtime: string;
   nodeVersion: string;
@@ -320,5 +322,5 @@ export async function ensureBaseImages(workDir: string): Promise<BaseImages> {
   const runtimeSizeBytes = Number(
     await run("docker", ["image", "inspect", "--format", "{{.Size}}", runtime]),
   );
-  return { build, runtime, nodeVersion: node.version, built, runtimeSizeBytes };
+  return { minbase, build, runtime, nodeVersion: node.version, built, runtimeSizeBytes };
 }
