@@ -1,14 +1,8 @@
 import type * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
-import {
-  addonNamespace,
-  loadBalancerHostname,
-  NLB_ANNOTATIONS,
-  pinnedRelease,
-  type ChartSource,
-  type Exposure,
-} from "./helm-release";
+import { ALB_INGRESS_CLASS } from "./alb-ingress";
+import { addonNamespace, exposureUrl, pinnedRelease, type ChartSource, type Exposure } from "./helm-release";
 
 export const ARGOCD_CHART: ChartSource = { repo: "https://argoproj.github.io/argo-helm", chart: "argo-cd" };
 
@@ -20,7 +14,7 @@ export interface ArgoCDArgs {
   namespace?: string;
   /** redis-ha, two replicas of server, repo server and ApplicationSet controller, PDBs. Default: false. */
   highAvailability?: boolean;
-  /** NodePort on kind (plain HTTP, kind has no TLS), or an AWS NLB on EKS (Argo CD's own TLS). */
+  /** NodePort on kind (plain HTTP, kind has no TLS), or an ALB Ingress on EKS (UI and gRPC, TLS at the ALB). */
   exposure: Exposure;
   /** Git polling interval (`timeout.reconciliation`); lower it where webhooks cannot arrive. Default: chart's 180s. */
   reconciliationTimeout?: string;
@@ -44,16 +38,28 @@ interface Component {
 
 /** The argo-cd chart values this component sets (charts/argo-cd/values.yaml). */
 export interface ArgoCdValues {
+  global?: { domain: string };
   dex: { enabled: boolean };
   configs: {
     cm: Record<string, string>;
     params: { "server.insecure": boolean };
     rbac: { "policy.default": string };
-    secret: { argocdServerAdminPassword: string; githubSecret: string };
+    /** A Pulumi secret of its own: the rest of the values stays readable in previews. */
+    secret: pulumi.Input<{ argocdServerAdminPassword: string; githubSecret: string }>;
   };
   controller: Component;
   server: Component & {
-    service: { type: string; nodePortHttp?: number; annotations?: Record<string, string> };
+    service: { type: string; nodePortHttp?: number };
+    ingress?: {
+      enabled: boolean;
+      controller: "aws";
+      ingressClassName: string;
+      hostname: string;
+      path: string;
+      pathType: string;
+      annotations: pulumi.Input<Record<string, string>>;
+      aws: { backendProtocolVersion: "GRPC"; serviceType: "ClusterIP" };
+    };
   };
   repoServer: Component;
   applicationSet: Component;
@@ -67,11 +73,14 @@ export interface ArgoCdValues {
 
 /** Argo CD's release name: the chart's objects are named argocd-server, argocd-repo-server, ... */
 const RELEASE = "argocd";
+/** The server's Service and its plain-HTTP port: what the load balancer forwards to (TLS ends there). */
+export const ARGOCD_SERVER_SERVICE = { name: `${RELEASE}-server`, port: 80 };
 
 /**
  * Argo CD from the pinned argo-cd chart: a generated admin password (stored bcrypt-hashed, exported as a
  * secret), read-only default RBAC, metrics with ServiceMonitors, an optional highly available layout,
- * the server on a NodePort (kind) or an AWS NLB (EKS), and a generated GitHub webhook secret.
+ * the server on a NodePort (kind) or an ALB Ingress for UI and gRPC (EKS), and a generated GitHub webhook
+ * secret.
  */
 export class ArgoCD extends pulumi.ComponentResource {
   public readonly namespace: pulumi.Output<string>;
@@ -80,7 +89,7 @@ export class ArgoCD extends pulumi.ComponentResource {
   public readonly adminPassword: pulumi.Output<string>;
   /** Shared secret of the GitHub webhook (argocd-secret `webhook.github.secret`); a secret output. */
   public readonly webhookSecret: pulumi.Output<string>;
-  /** URL of the UI and API: http://localhost:<nodePort> on kind, https://<NLB hostname> on EKS. */
+  /** URL of the UI and API: http://localhost:<nodePort> on kind, https://argocd.<domain> on EKS. */
   public readonly url: pulumi.Output<string>;
 
   constructor(name: string, args: ArgoCDArgs, opts?: pulumi.ComponentResourceOptions) {
@@ -107,18 +116,19 @@ export class ArgoCD extends pulumi.ComponentResource {
     );
 
     // bcryptHash is computed once by the random provider, so the argocd-secret stays stable across runs.
-    const values = pulumi
-      .all([password.bcryptHash, webhookSecret.result])
-      .apply(([hash, githubSecret]) =>
-        argoCdValues({ ...args, highAvailability: ha, serviceMonitors, hash, githubSecret }),
-      );
+    const values = argoCdValues({
+      ...args,
+      highAvailability: ha,
+      serviceMonitors,
+      hash: password.bcryptHash,
+      githubSecret: webhookSecret.result,
+    });
     this.release = pinnedRelease(`${name}-release`, {
       source: ARGOCD_CHART,
       version: args.chartVersion,
       releaseName: RELEASE,
       namespace: namespace.metadata.name,
       values,
-      secretValues: true,
       provider: args.provider,
       parent: this,
       dependsOn: [...(args.dependsOn ?? []), ...(args.monitoringCrds ? [args.monitoringCrds] : [])],
@@ -127,10 +137,7 @@ export class ArgoCD extends pulumi.ComponentResource {
     this.namespace = namespace.metadata.name;
     this.adminPassword = pulumi.secret(password.result);
     this.webhookSecret = pulumi.secret(webhookSecret.result);
-    this.url =
-      args.exposure.type === "NodePort"
-        ? pulumi.output(`http://localhost:${args.exposure.nodePort}`)
-        : pulumi.interpolate`https://${loadBalancerHostname(`${name}-server`, this.release, `${RELEASE}-server`, args.provider, this)}`;
+    this.url = pulumi.output(exposureUrl(args.exposure));
 
     this.registerOutputs({
       namespace: this.namespace,
@@ -147,8 +154,8 @@ export function argoCdValues(settings: {
   serviceMonitors: boolean;
   exposure: Exposure;
   reconciliationTimeout?: string;
-  hash: string;
-  githubSecret: string;
+  hash: pulumi.Input<string>;
+  githubSecret: pulumi.Input<string>;
 }): ArgoCdValues {
   const metrics = { enabled: true, serviceMonitor: { enabled: settings.serviceMonitors } };
   const ha = settings.highAvailability;
@@ -157,26 +164,48 @@ export function argoCdValues(settings: {
     pdb: { enabled: ha, ...(ha ? { minAvailable: 1 } : {}) },
     metrics,
   });
-  const kind = settings.exposure.type === "NodePort";
+  const exposure = settings.exposure;
   return {
+    // argocd-cm `url` (links, SSO callbacks) is https://<global.domain>.
+    ...(exposure.type === "Ingress" ? { global: { domain: exposure.host } } : {}),
     // No SSO is configured: the admin account and RBAC roles are the way in.
     dex: { enabled: false },
     configs: {
       cm: settings.reconciliationTimeout ? { "timeout.reconciliation": settings.reconciliationTimeout } : {},
-      // kind serves plain HTTP on its NodePort; on EKS the server terminates TLS itself behind the NLB.
-      params: { "server.insecure": kind },
+      // Plain HTTP inside the cluster: kind has no TLS, and on EKS TLS ends at the load balancer.
+      params: { "server.insecure": true },
       rbac: { "policy.default": "role:readonly" },
-      secret: { argocdServerAdminPassword: settings.hash, githubSecret: settings.githubSecret },
+      secret: pulumi.secret(
+        pulumi
+          .all([settings.hash, settings.githubSecret])
+          .apply(([argocdServerAdminPassword, githubSecret]) => ({
+            argocdServerAdminPassword,
+            githubSecret,
+          })),
+      ),
     },
     // The controller shards clusters instead of replicating them: one replica (and so no PDB, which would
     // block node drains) is the chart's HA layout for a single cluster.
     controller: { replicas: 1, metrics },
     server: {
       ...replicated(2),
-      service:
-        settings.exposure.type === "NodePort"
-          ? { type: "NodePort", nodePortHttp: settings.exposure.nodePort }
-          : { type: "LoadBalancer", annotations: NLB_ANNOTATIONS },
+      ...(exposure.type === "NodePort"
+        ? { service: { type: "NodePort", nodePortHttp: exposure.nodePort } }
+        : {
+            service: { type: "ClusterIP" },
+            // The chart's ALB layout: one host, gRPC requests (Content-Type application/grpc) to an
+            // argocd-server-grpc Service with backend protocol GRPC, everything else to argocd-server.
+            ingress: {
+              enabled: true,
+              controller: "aws",
+              ingressClassName: ALB_INGRESS_CLASS,
+              hostname: exposure.host,
+              path: "/",
+              pathType: "Prefix",
+              annotations: exposure.annotations,
+              aws: { backendProtocolVersion: "GRPC", serviceType: "ClusterIP" },
+            },
+          }),
     },
     repoServer: replicated(2),
     applicationSet: replicated(2),

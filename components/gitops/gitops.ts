@@ -20,6 +20,7 @@ export const APP_RESOURCE_KINDS = [
   { group: "policy", kind: "PodDisruptionBudget" },
   { group: "autoscaling", kind: "HorizontalPodAutoscaler" },
   { group: "networking.k8s.io", kind: "NetworkPolicy" },
+  { group: "networking.k8s.io", kind: "Ingress" },
   { group: "monitoring.coreos.com", kind: "ServiceMonitor" },
 ];
 
@@ -50,6 +51,11 @@ export interface GitOpsArgs {
   };
   /** The app image; written to gitops/envs/<env>/image.yaml when GitHub is managed. */
   image: { repository: pulumi.Input<string>; tag: pulumi.Input<string>; digest: pulumi.Input<string> };
+  /**
+   * Values the platform hands every app chart (gitops/apps `appValues`), e.g. the app's ingress host and
+   * load balancer annotations: facts of the platform, not of git. Default: none.
+   */
+  appValues?: pulumi.Input<Record<string, unknown>>;
   /** Cluster facts for git-side charts, set as annotations on Argo CD's in-cluster cluster Secret. */
   clusterFacts?: Record<string, pulumi.Input<string>>;
   /** The stack's Kubernetes provider. */
@@ -243,6 +249,7 @@ export class GitOps extends pulumi.ComponentResource {
                 argocdNamespace: namespace,
                 // Without GitHub management nothing commits image.yaml: hand Argo CD the fresh image here.
                 ...(args.github ? {} : { imageOverride: args.image }),
+                ...(args.appValues ? { appValues: args.appValues } : {}),
               },
             },
           },
