@@ -38,9 +38,11 @@ export = async () => {
     dependsOn: clusterReady,
     githubProvider: gitHub?.provider,
   });
-  const addonOptions = { provider: cluster.provider, dependsOn: [...clusterReady, ...platform.ready] };
+  const addonOptions = { provider: cluster.provider, dependsOn: clusterReady };
+  const withIngress = [...clusterReady, ...platform.ready.ingress];
   const monitoring = new Monitoring(`${config.cluster.name}-monitoring`, {
     ...addonOptions,
+    dependsOn: [...withIngress, ...platform.ready.storage],
     chartVersions: { kubePrometheusStack: config.charts.kubePrometheusStack, grafana: config.charts.grafana },
     retention: config.addons.prometheus.retention,
     storageGiB: config.addons.prometheus.storageGiB,
@@ -51,6 +53,7 @@ export = async () => {
   });
   const argocd = new ArgoCD(`${config.cluster.name}-argocd`, {
     ...addonOptions,
+    dependsOn: withIngress,
     chartVersion: config.charts.argocd,
     highAvailability: config.addons.argocdHighAvailability,
     exposure: platform.exposure.argocd,
@@ -67,7 +70,7 @@ export = async () => {
       denyHooksOnHosts: platform.webhook.denyHooksOnHosts,
       service: ARGOCD_SERVER_SERVICE,
       provider: cluster.provider,
-      dependsOn: [argocd.release, ...platform.ready],
+      dependsOn: [argocd.release, ...platform.ready.ingress],
     });
   }
   const backup = await createBackup(config, cluster, {

@@ -1,5 +1,6 @@
 import { strict as assert } from "node:assert";
 import { evaluateStack } from "../automation/evaluate";
+import { platformValuesFile } from "./support/platform-values";
 import { evaluated } from "./support/stacks";
 import { policyVerdicts } from "../automation/plan";
 import { parseAllDocuments } from "yaml";
@@ -331,8 +332,9 @@ describe("policy: every stack passes every mandatory rule in the offline plan", 
 
 describe("policy: the rendered demo-app chart passes the same pod-security checks", () => {
   for (const env of ["dev", "staging", "prod"]) {
-    it(env, function () {
+    it(env, async function () {
       if (helmUnavailableReason() && !process.env.CI) this.skip();
+      const platform = env === "dev" ? undefined : await platformValuesFile(env);
       const result = helm([
         "template",
         "demo-app",
@@ -341,6 +343,7 @@ describe("policy: the rendered demo-app chart passes the same pod-security check
         `gitops/envs/${env}/values.yaml`,
         "-f",
         `gitops/envs/${env}/image.yaml`,
+        ...(platform ? ["-f", platform] : []),
       ]);
       assert.equal(result.status, 0, result.stderr);
       const objects = parseAllDocuments(result.stdout).map(

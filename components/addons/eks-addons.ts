@@ -121,8 +121,7 @@ export function createEksAddons(
   return {
     appUrl: `https://${hosts.app}`,
     storageClass: GP3_STORAGE_CLASS,
-    // Ingresses are validated by the controller's webhook, volumes need the class: add-ons wait for both.
-    ready: [loadBalancers.release, storage],
+    ready: { ingress: [loadBalancers.release], storage: [storage] },
     exposure: {
       argocd: {
         type: "Ingress",

@@ -1,6 +1,6 @@
 import type * as github from "@pulumi/github";
 import type * as k8s from "@pulumi/kubernetes";
-import * as pulumi from "@pulumi/pulumi";
+import type * as pulumi from "@pulumi/pulumi";
 import type { PlatformConfig } from "../config";
 import type { EksCluster } from "../cluster/eks-cluster";
 import type { PlatformCluster } from "../cluster/kubernetes-provider";
@@ -13,8 +13,8 @@ export interface PlatformAddons {
   appUrl: string;
   /** StorageClass of the add-ons' volumes: kind's "standard", EKS's encrypted gp3. */
   storageClass: string;
-  /** What add-ons with Ingresses or volumes wait for (the load balancer controller, the StorageClass). */
-  ready: pulumi.Resource[];
+  /** What add-ons wait for: Ingresses for the load balancer controller (its webhook validates them), volumes for the StorageClass. */
+  ready: { ingress: pulumi.Resource[]; storage: pulumi.Resource[] };
   /** How the Argo CD and Grafana UIs are reached. */
   exposure: { argocd: Exposure; grafana: Exposure };
   /** Argo CD's GitHub webhook door (EKS with GitHub managed); undefined where GitHub cannot reach. */
@@ -51,7 +51,7 @@ export async function createPlatformAddons(
     return {
       appUrl: `http://localhost:${settings.ports.app}`,
       storageClass: "standard",
-      ready: [],
+      ready: { ingress: [], storage: [] },
       exposure: {
         argocd: { type: "NodePort", nodePort: settings.ports.argocd },
         grafana: { type: "NodePort", nodePort: settings.ports.grafana },

@@ -1,6 +1,6 @@
 // Loaded only by EKS stacks, with the add-ons that need AWS permissions.
 import * as aws from "@pulumi/aws";
-import * as pulumi from "@pulumi/pulumi";
+import type * as pulumi from "@pulumi/pulumi";
 import { irsaTrustPolicy, type OidcProvider } from "./irsa";
 
 /**
