@@ -259,12 +259,9 @@ describe("add-ons: Argo CD", () => {
     it(`${stack}: bcrypt admin password and GitHub webhook secret, as a secret inside the values`, () => {
       const r = release(stack, "-argocd-release");
       assert.deepEqual(r.secretPaths, ["values.configs.secret"], "only the credentials are secret");
-      assert.equal(r.maskedInputs.values.configs.secret, "[secret]");
-      assert.equal(
-        r.maskedInputs.values.configs.rbac["policy.default"],
-        "role:readonly",
-        "the rest is readable",
-      );
+      const masked = r.maskedInputs.values as Obj;
+      assert.equal(masked.configs.secret, "[secret]");
+      assert.equal(masked.configs.rbac["policy.default"], "role:readonly", "the rest is readable");
       const secret = argocd(stack).configs.secret;
       assert.equal(secret.argocdServerAdminPassword, `$2a$10$mockhashgitops-${stack}-argocd-admin-password`);
       assert.equal(secret.githubSecret, `mock-password-gitops-${stack}-argocd-webhook-secret`);
