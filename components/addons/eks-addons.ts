@@ -131,7 +131,8 @@ export function createEksAddons(
       grafana: {
         type: "Ingress",
         host: hosts.grafana,
-        annotations: layout.apply((l) => albAnnotations(l.grafana)),
+        // Grafana answers / with a redirect to its login; the load balancer checks its health endpoint.
+        annotations: layout.apply((l) => albAnnotations({ ...l.grafana, healthcheckPath: "/api/health" })),
       },
     },
     webhook: opts.githubProvider
