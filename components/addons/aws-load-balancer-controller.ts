@@ -1,11 +1,9 @@
 // Loaded only by EKS stacks (imported by components/addons/eks-addons.ts): the dev stack never loads @pulumi/aws.
 import * as fs from "node:fs";
 import * as path from "node:path";
-import type * as aws from "@pulumi/aws";
 import type * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { irsaRole } from "../cluster/irsa-role";
-import type { OidcProvider } from "../cluster/irsa";
+import { irsaRole, type IrsaAddonArgs } from "../cluster/irsa-role";
 import { ALB_INGRESS_CLASS, ALB_SSL_POLICY } from "./alb-ingress";
 import { pinnedRelease, type ChartSource } from "./helm-release";
 
@@ -24,19 +22,15 @@ const NAMESPACE = "kube-system";
 const SERVICE_ACCOUNT = "aws-load-balancer-controller";
 
 /** Arguments of {@link AwsLoadBalancerController}. */
-export interface AwsLoadBalancerControllerArgs {
-  /** Exact chart version (config `awsLoadBalancerControllerChartVersion`). */
-  chartVersion: string;
+export interface AwsLoadBalancerControllerArgs extends IrsaAddonArgs {
+  /** EKS cluster name. */
   clusterName: pulumi.Input<string>;
+  /** AWS region of the cluster (passed explicitly: the controller then needs no instance metadata). */
   region: string;
+  /** The cluster's VPC. */
   vpcId: pulumi.Input<string>;
-  /** The cluster's OIDC provider (IRSA). */
-  oidc: OidcProvider;
   /** Two replicas with a PodDisruptionBudget. Default: true. */
   highAvailability?: boolean;
-  awsProvider: aws.Provider;
-  provider: k8s.Provider;
-  dependsOn?: pulumi.Input<pulumi.Resource>[];
 }
 
 /**
@@ -52,7 +46,7 @@ export class AwsLoadBalancerController extends pulumi.ComponentResource {
   constructor(name: string, args: AwsLoadBalancerControllerArgs, opts?: pulumi.ComponentResourceOptions) {
     super("gitops-platform:addons:AwsLoadBalancerController", name, {}, opts);
     const { role } = irsaRole(`${name}-role`, {
-      oidc: args.oidc,
+      ...args,
       serviceAccount: { namespace: NAMESPACE, name: SERVICE_ACCOUNT },
       policy: JSON.stringify(JSON.parse(fs.readFileSync(LBC_IAM_POLICY_FILE, "utf8"))),
       description: `AWS Load Balancer Controller ${LBC_IAM_POLICY_RELEASE.controllerVersion}`,

@@ -1,9 +1,7 @@
 // Loaded only by EKS stacks (imported by components/addons/eks-addons.ts): the dev stack never loads @pulumi/aws.
-import type * as aws from "@pulumi/aws";
 import type * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { irsaRole } from "../cluster/irsa-role";
-import type { OidcProvider } from "../cluster/irsa";
+import { irsaRole, type IrsaAddonArgs } from "../cluster/irsa-role";
 import { pinnedRelease, type ChartSource } from "./helm-release";
 
 export const CLUSTER_AUTOSCALER_CHART: ChartSource = {
@@ -14,16 +12,11 @@ const NAMESPACE = "kube-system";
 const SERVICE_ACCOUNT = "cluster-autoscaler";
 
 /** Arguments of {@link ClusterAutoscaler}. */
-export interface ClusterAutoscalerArgs {
-  /** Exact chart version (config `clusterAutoscalerChartVersion`). */
-  chartVersion: string;
+export interface ClusterAutoscalerArgs extends IrsaAddonArgs {
   /** EKS cluster name: managed node groups tag their Auto Scaling groups with it. */
   clusterName: string;
+  /** AWS region of the cluster. */
   region: string;
-  oidc: OidcProvider;
-  awsProvider: aws.Provider;
-  provider: k8s.Provider;
-  dependsOn?: pulumi.Input<pulumi.Resource>[];
 }
 
 /**
@@ -39,11 +32,10 @@ export class ClusterAutoscaler extends pulumi.ComponentResource {
   constructor(name: string, args: ClusterAutoscalerArgs, opts?: pulumi.ComponentResourceOptions) {
     super("gitops-platform:addons:ClusterAutoscaler", name, {}, opts);
     const { role } = irsaRole(`${name}-role`, {
-      oidc: args.oidc,
+      ...args,
       serviceAccount: { namespace: NAMESPACE, name: SERVICE_ACCOUNT },
       policy: clusterAutoscalerPolicy(args.clusterName),
       description: `Cluster Autoscaler of ${args.clusterName}`,
-      awsProvider: args.awsProvider,
       parent: this,
     });
     this.release = pinnedRelease(`${name}-release`, {

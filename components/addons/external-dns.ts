@@ -1,9 +1,7 @@
 // Loaded only by EKS stacks (imported by components/addons/eks-addons.ts): the dev stack never loads @pulumi/aws.
-import type * as aws from "@pulumi/aws";
 import type * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { irsaRole } from "../cluster/irsa-role";
-import type { OidcProvider } from "../cluster/irsa";
+import { irsaRole, type IrsaAddonArgs } from "../cluster/irsa-role";
 import { addonNamespace, pinnedRelease, type ChartSource } from "./helm-release";
 
 export const EXTERNAL_DNS_CHART: ChartSource = {
@@ -14,9 +12,7 @@ const NAMESPACE = "external-dns";
 const SERVICE_ACCOUNT = "external-dns";
 
 /** Arguments of {@link ExternalDns}. */
-export interface ExternalDnsArgs {
-  /** Exact chart version (config `externalDnsChartVersion`). */
-  chartVersion: string;
+export interface ExternalDnsArgs extends IrsaAddonArgs {
   /** The domain whose names external-dns may write (`--domain-filter`). */
   domain: string;
   /** The one hosted zone it may change. */
@@ -25,10 +21,6 @@ export interface ExternalDnsArgs {
   policy?: "upsert-only" | "sync";
   /** Owner id of its TXT registry records: tells this cluster's records from others'. */
   txtOwnerId: string;
-  oidc: OidcProvider;
-  awsProvider: aws.Provider;
-  provider: k8s.Provider;
-  dependsOn?: pulumi.Input<pulumi.Resource>[];
 }
 
 /**
@@ -50,11 +42,10 @@ export class ExternalDns extends pulumi.ComponentResource {
       parent: this,
     });
     const { role } = irsaRole(`${name}-role`, {
-      oidc: args.oidc,
+      ...args,
       serviceAccount: { namespace: NAMESPACE, name: SERVICE_ACCOUNT },
       policy: externalDnsPolicy(args.zoneId, args.domain, policy),
       description: `external-dns for ${args.domain}`,
-      awsProvider: args.awsProvider,
       parent: this,
     });
     this.release = pinnedRelease(`${name}-release`, {

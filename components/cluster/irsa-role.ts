@@ -1,5 +1,6 @@
 // Loaded only by EKS stacks, with the add-ons that need AWS permissions.
 import * as aws from "@pulumi/aws";
+import type * as k8s from "@pulumi/kubernetes";
 import type * as pulumi from "@pulumi/pulumi";
 import { irsaTrustPolicy, type OidcProvider } from "./irsa";
 
@@ -31,4 +32,18 @@ export function irsaRole(
   );
   const policy = new aws.iam.RolePolicy(`${name}-policy`, { role: role.id, policy: args.policy }, opts);
   return { role, policy };
+}
+
+/** What every add-on with an IRSA role and a pinned chart takes. */
+export interface IrsaAddonArgs {
+  /** Exact chart version (its `*ChartVersion` config key). */
+  chartVersion: string;
+  /** The cluster's IAM OIDC provider: the add-on's role trusts its service account through it. */
+  oidc: OidcProvider;
+  /** The stack's explicit AWS provider. */
+  awsProvider: aws.Provider;
+  /** The stack's Kubernetes provider. */
+  provider: k8s.Provider;
+  /** Resources the install waits for, typically the cluster with its nodes. Default: none. */
+  dependsOn?: pulumi.Input<pulumi.Resource>[];
 }
