@@ -96,7 +96,7 @@ export function webhookIngressSpec(args: {
   const forward = {
     type: "forward",
     forwardConfig: {
-      targetGroups: [{ serviceName: args.service.name, servicePort: String(args.service.port) }],
+      targetGroups: [{ serviceName: args.service.name, servicePort: args.service.port }],
     },
   };
   const refuse = {
