@@ -203,6 +203,49 @@ for (const stack of EKS_STACKS) {
       assert.equal(ingress.metadata.annotations[`${A}/scheme`], "internet-facing");
     });
 
+    it(
+      stack === "staging"
+        ? "staging (adminCidrs set): UIs and webhook share one internet-facing load balancer admitting the admin range and GitHub, GitHub refused on the UIs"
+        : "prod (adminCidrs empty): internal UIs, argocd.<domain> published for the webhook's own internet-facing load balancer",
+      () => {
+        const webhook = one(
+          stack,
+          "kubernetes:networking.k8s.io/v1:Ingress",
+          "-argocd-webhook-ingress",
+        ).inputs;
+        const w = webhook.metadata.annotations;
+        const ui = release(stack, "argocd").values.server.ingress.annotations;
+        const grafana = release(stack, "grafana").values.ingress.annotations;
+        if (stack === "staging") {
+          assert.equal(ui[`${A}/scheme`], "internet-facing");
+          assert.equal(w[`${A}/group.name`], ui[`${A}/group.name`]);
+          assert.equal(w[`${A}/inbound-cidrs`], ["203.0.113.0/24", ...GITHUB_HOOKS_IPV4].join(","));
+          const hosts = webhook.spec.rules.map((r: Obj) => r.host);
+          assert.deepEqual(hosts, [`argocd.${domain}`, `grafana.${domain}`]);
+          const refusals = webhook.spec.rules.flatMap((r: Obj) =>
+            r.http.paths
+              .filter((p: Obj) => p.path === "/")
+              .map((p: Obj) => JSON.parse(w[`${A}/actions.${p.backend.service.name}`])),
+          );
+          assert.ok(
+            refusals.length >= 2 && refusals.every((a: Obj) => a.fixedResponseConfig.statusCode === "403"),
+          );
+        } else {
+          assert.equal(ui[`${A}/scheme`], "internal");
+          assert.equal(grafana[`${A}/scheme`], "internal");
+          assert.equal(ui["external-dns.alpha.kubernetes.io/ingress-hostname-source"], "annotation-only");
+          assert.equal(w[`${A}/scheme`], "internet-facing");
+          assert.notEqual(w[`${A}/group.name`], ui[`${A}/group.name`]);
+          assert.equal(w[`${A}/inbound-cidrs`], GITHUB_HOOKS_IPV4.join(","));
+          assert.deepEqual(
+            webhook.spec.rules.map((r: Obj) => r.host),
+            [`argocd.${domain}`],
+          );
+        }
+        assert.equal(grafana[`${A}/healthcheck-path`], "/api/health");
+      },
+    );
+
     it(`WAF on the app's load balancer ${stack === "prod" ? "(prod: on)" : "(staging: off unless wafEnabled)"}`, () => {
       const acls = resources(stack, "aws:wafv2/webAcl:WebAcl");
       if (stack === "staging") {
