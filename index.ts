@@ -1,14 +1,15 @@
 import * as pulumi from "@pulumi/pulumi";
-import { ArgoCD } from "./components/addons/argocd";
+import { ArgoCD, ARGOCD_SERVER_SERVICE } from "./components/addons/argocd";
+import { ArgoCdWebhookIngress } from "./components/addons/argocd-webhook-ingress";
 import { createBackup } from "./components/addons/backup";
 import { createCluster } from "./components/cluster/cluster";
 import { loadPlatformConfig } from "./components/config";
 import { createGitHubResources } from "./components/github/github-wiring";
-import { GitOps } from "./components/gitops/gitops";
 import { createGitWriter } from "./components/gitops/git-wiring";
-import type { Exposure } from "./components/addons/helm-release";
+import { GitOps } from "./components/gitops/gitops";
 import { createAppImage } from "./components/image/image-registry";
 import { Monitoring } from "./components/addons/monitoring";
+import { createPlatformAddons } from "./components/addons/platform-addons";
 
 /**
  * gitops-platform: one program from laptop to production.
@@ -16,10 +17,13 @@ import { Monitoring } from "./components/addons/monitoring";
  *   1. config     every key validated once (components/config.ts)
  *   2. cluster    kind (dev) or EKS (staging, prod), and the one Kubernetes provider
  *   3. image      the app built and pushed, pinned by digest
- *   4. add-ons    in parallel once the cluster is up: Monitoring (kube-prometheus-stack + Grafana),
- *                 Argo CD and Backup (Velero); only their ServiceMonitors wait for the Prometheus CRDs
- *   5. GitHub     Actions environment, variables and OIDC role (when githubEnabled)
- *   6. GitOps     repository, AppProject and root Application; the image reference committed to git
+ *   4. GitHub     Actions environment, variables and OIDC role (when githubEnabled)
+ *   5. platform   EKS: certificate, load balancer controller, external-dns, WAF, metrics-server, Cluster
+ *                 Autoscaler, gp3 (components/addons/eks-addons.ts); kind: NodePorts
+ *   6. add-ons    in parallel once the cluster is up: Monitoring (kube-prometheus-stack + Grafana),
+ *                 Argo CD (+ its webhook Ingress on EKS) and Backup (Velero); only their ServiceMonitors
+ *                 wait for the Prometheus CRDs
+ *   7. GitOps     repository, AppProject and root Application; the image reference committed to git
  *                 (GitHub's API, or the local git server next to kind that Pulumi pushes gitops/ to)
  */
 export = async () => {
@@ -28,28 +32,34 @@ export = async () => {
   const appImage = await createAppImage(config, cluster);
 
   const kind = config.cluster.provider === "kind" ? config.cluster : undefined;
-  const exposure = (nodePort: number | undefined): Exposure =>
-    nodePort === undefined ? { type: "LoadBalancer" } : { type: "NodePort", nodePort };
-  const addonOptions = {
+  const gitHub = await createGitHubResources(config, cluster);
+  // The component waits for every resource of the cluster: nodes, storage driver, registry.
+  const clusterReady = [cluster as unknown as pulumi.Resource];
+  const platform = await createPlatformAddons(config, cluster, {
     provider: cluster.provider,
-    // The component waits for every resource of the cluster: nodes, storage driver, registry.
-    dependsOn: [cluster as unknown as pulumi.Resource],
-  };
+    dependsOn: clusterReady,
+    githubProvider: gitHub?.provider,
+  });
+  const addonOptions = { provider: cluster.provider, dependsOn: clusterReady };
+  const withIngress = [...clusterReady, ...platform.ready.ingress];
   const monitoring = new Monitoring(`${config.cluster.name}-monitoring`, {
     ...addonOptions,
+    dependsOn: [...withIngress, ...platform.ready.storage],
     chartVersions: { kubePrometheusStack: config.charts.kubePrometheusStack, grafana: config.charts.grafana },
     retention: config.addons.prometheus.retention,
     storageGiB: config.addons.prometheus.storageGiB,
-    storageClass: kind ? "standard" : "gp2",
+    storageClass: platform.storageClass,
     // kind nodes are containers: the host's / is not a shared mount there.
     hostRootFsMount: !kind,
-    grafanaExposure: exposure(kind?.ports.grafana),
+    grafanaExposure: platform.exposure.grafana,
   });
   const argocd = new ArgoCD(`${config.cluster.name}-argocd`, {
     ...addonOptions,
+    dependsOn: withIngress,
     chartVersion: config.charts.argocd,
     highAvailability: config.addons.argocdHighAvailability,
-    exposure: exposure(kind?.ports.argocd),
+    exposure: platform.exposure.argocd,
+    // EKS: https://<ingress host> through global.domain, unless argocdPublicUrl names another URL.
     url: kind
       ? `http://localhost:${kind.ports.argocd}`
       : config.github.enabled
@@ -60,12 +70,23 @@ export = async () => {
     reconciliationTimeout: kind ? (config.gitops.source === "local" ? "180s" : "60s") : undefined,
     monitoringCrds: monitoring.prometheusStack,
   });
+  if (platform.webhook) {
+    new ArgoCdWebhookIngress(`${config.cluster.name}-argocd-webhook`, {
+      namespace: argocd.namespace,
+      host: platform.webhook.host,
+      alb: platform.webhook.alb,
+      hookCidrs: platform.webhook.hookCidrs,
+      denyHooksOnHosts: platform.webhook.denyHooksOnHosts,
+      service: ARGOCD_SERVER_SERVICE,
+      provider: cluster.provider,
+      dependsOn: [argocd.release, ...platform.ready.ingress],
+    });
+  }
   const backup = await createBackup(config, cluster, {
     ...addonOptions,
     monitoringCrds: monitoring.prometheusStack,
   });
 
-  const gitHub = await createGitHubResources(config, cluster);
   const { localServer: localGit, ...git } = await createGitWriter(config, { cluster, argocd });
 
   const gitops = new GitOps(
@@ -79,13 +100,16 @@ export = async () => {
       github: config.github.enabled
         ? {
             repository: config.github.repository,
-            argocdPublicUrl: config.github.argocdPublicUrl,
+            // EKS: https://argocd.<domain>, whose /api/webhook path admits GitHub's hook ranges.
+            argocdPublicUrl: config.github.argocdPublicUrl ?? platform.webhook?.url,
             webhookSecret: argocd.webhookSecret,
           }
         : undefined,
       image: { repository: appImage.repository, tag: appImage.tag, digest: appImage.digest },
       ...git,
+      appValues: platform.appValues,
       clusterFacts: {
+        ...platform.facts,
         cluster_name: cluster.clusterName,
         cluster_provider: config.cluster.provider,
         ...(config.cluster.provider === "eks" ? { aws_region: config.cluster.region } : {}),
@@ -109,14 +133,15 @@ export = async () => {
     gitopsRevision: config.gitops.revision,
     argocdProject: gitops.projectName,
     argocdRootApplication: gitops.rootApplicationName,
+    appUrl: platform.appUrl,
     argocdUrl: argocd.url,
     argocdAdminPassword: argocd.adminPassword,
     grafanaUrl: monitoring.grafanaUrl,
     grafanaAdminPassword: monitoring.grafanaAdminPassword,
     prometheusUrl: monitoring.prometheusUrl,
     backupBucket: backup.bucket,
+    ...(gitHub?.actionsRoleArn ? { githubActionsRoleArn: gitHub.actionsRoleArn } : {}),
     // The local git server (dev): clone, revert and push by hand as user "pulumi" (docs/dev.md).
     ...(localGit ? { gitopsPushUrl: localGit.pushUrl, gitopsPushPassword: localGit.pushPassword } : {}),
-    ...(gitHub?.actionsRoleArn ? { githubActionsRoleArn: gitHub.actionsRoleArn } : {}),
   };
 };

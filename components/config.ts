@@ -28,6 +28,9 @@ const DIGEST_PINNED_IMAGE = /^[\w./:-]+:[\w.-]+@sha256:[a-f0-9]{64}$/;
 const PROMETHEUS_DURATION = /^[1-9]\d*[hdwy]$/;
 /** Keys of earlier versions and their successors, named in the error when a stack file still sets them. */
 const RENAMED_KEYS: Record<string, string> = { minioPort: "s3Port", minioImage: "s3Image" };
+/** A DNS name of at least two labels, lowercase, no trailing dot (e.g. staging.example.com). */
+const DOMAIN_NAME = /^(?=.{4,200}$)([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?\.)+[a-z]([-a-z0-9]{0,61}[a-z0-9])?$/;
+const EXTERNAL_DNS_POLICIES = ["upsert-only", "sync"] as const;
 /** redis-ha spreads its three replicas over distinct nodes (hard anti-affinity). */
 const HA_MIN_NODES = 3;
 
@@ -113,6 +116,20 @@ export const rawConfigSchema = z.strictObject({
   publicAccessCidrs: list(ipv4Cidr(0, 32)),
   clusterAdminArns: list(z.string().regex(IAM_ARN, { error: "must be an IAM role or user ARN" })),
 
+  domain: z
+    .string()
+    .regex(DOMAIN_NAME, {
+      error: "must be a DNS name you control in Route 53, lowercase, e.g. staging.example.com",
+    })
+    .optional(),
+  hostedZoneId: z
+    .string()
+    .regex(/^Z[A-Z0-9]{1,31}$/, { error: "must be a Route 53 hosted zone id like Z0123456789ABCDEFGHIJ" })
+    .optional(),
+  adminCidrs: list(ipv4Cidr(0, 32)),
+  wafEnabled: boolean(),
+  externalDnsPolicy: z.enum(EXTERNAL_DNS_POLICIES),
+
   imageRegistry: z.enum(REGISTRIES),
   appImageName: z.string().regex(/^[a-z0-9]+([._-][a-z0-9]+)*$/, {
     error: "must be an image name: lowercase, digits, '.', '_', '-'",
@@ -155,6 +172,10 @@ export const rawConfigSchema = z.strictObject({
   kubePrometheusStackChartVersion: chartVersion("kube-prometheus-stack"),
   grafanaChartVersion: chartVersion("grafana"),
   veleroChartVersion: chartVersion("velero"),
+  awsLoadBalancerControllerChartVersion: chartVersion("aws-load-balancer-controller"),
+  externalDnsChartVersion: chartVersion("external-dns"),
+  metricsServerChartVersion: chartVersion("metrics-server"),
+  clusterAutoscalerChartVersion: chartVersion("cluster-autoscaler"),
 
   argocdHighAvailability: boolean(),
   prometheusRetention: z.string().regex(PROMETHEUS_DURATION, {
@@ -209,6 +230,22 @@ export interface EksSettings {
   readonly endpointPublicAccess: boolean;
   readonly publicAccessCidrs: readonly string[];
   readonly clusterAdminArns: readonly string[];
+  /** The stack's front door: DNS, certificates, who may reach the admin UIs. */
+  readonly edge: EdgeSettings;
+}
+
+/** DNS, TLS and access of an EKS stack's ingress (see docs/eks.md). */
+export interface EdgeSettings {
+  /** The stack's domain: app.<domain>, argocd.<domain>, grafana.<domain>. */
+  readonly domain: string;
+  /** The public Route 53 zone of the domain; looked up by name when unset. */
+  readonly hostedZoneId?: string;
+  /** Who may reach the Argo CD and Grafana UIs; empty: internal load balancer only. */
+  readonly adminCidrs: readonly string[];
+  /** AWS WAF on the app's load balancer. */
+  readonly wafEnabled: boolean;
+  /** external-dns: "upsert-only" never deletes records, "sync" also removes stale ones. */
+  readonly externalDnsPolicy: (typeof EXTERNAL_DNS_POLICIES)[number];
 }
 
 /** GitHub management; when disabled, Argo CD reads the public repository over HTTPS. */
@@ -269,6 +306,10 @@ export interface PlatformConfig {
     readonly kubePrometheusStack: string;
     readonly grafana: string;
     readonly velero: string;
+    readonly awsLoadBalancerController: string;
+    readonly externalDns: string;
+    readonly metricsServer: string;
+    readonly clusterAutoscaler: string;
   };
   /** Per-environment settings of the add-ons (Argo CD, Prometheus, Velero). */
   readonly addons: {
@@ -369,6 +410,16 @@ function crossFieldProblems(c: RawConfig): string[] {
     } else if (c.nodeDesiredSize < c.nodeMinSize || c.nodeDesiredSize > c.nodeMaxSize) {
       problems.push(
         `${key("nodeDesiredSize")}: must be between nodeMinSize ${c.nodeMinSize} and nodeMaxSize ${c.nodeMaxSize} (got ${c.nodeDesiredSize})`,
+      );
+    }
+    if (!c.domain) {
+      problems.push(
+        `${key("domain")}: required when clusterProvider is "eks" (the app, Argo CD and Grafana are served under it; replace the placeholder with a domain of your Route 53 zone) (it is not set)`,
+      );
+    }
+    if (c.environment === "prod" && c.adminCidrs.some(isWholeInternet)) {
+      problems.push(
+        `${key("adminCidrs")}: 0.0.0.0/0 would open the Argo CD and Grafana UIs to the internet; prod allows only named networks (list your office/VPN CIDRs, or [] for an internal load balancer) (got ${show(c.adminCidrs)})`,
       );
     }
     if (c.imageRegistry === "local") {
@@ -472,6 +523,13 @@ function toPlatformConfig(c: RawConfig, context: { project: string; stack: strin
           endpointPublicAccess: c.endpointPublicAccess,
           publicAccessCidrs: c.publicAccessCidrs,
           clusterAdminArns: c.clusterAdminArns,
+          edge: {
+            domain: c.domain as string,
+            hostedZoneId: c.hostedZoneId,
+            adminCidrs: c.adminCidrs,
+            wafEnabled: c.wafEnabled,
+            externalDnsPolicy: c.externalDnsPolicy,
+          },
         };
   const github: GitHubSettings = c.githubEnabled
     ? {
@@ -517,6 +575,10 @@ function toPlatformConfig(c: RawConfig, context: { project: string; stack: strin
       kubePrometheusStack: c.kubePrometheusStackChartVersion,
       grafana: c.grafanaChartVersion,
       velero: c.veleroChartVersion,
+      awsLoadBalancerController: c.awsLoadBalancerControllerChartVersion,
+      externalDns: c.externalDnsChartVersion,
+      metricsServer: c.metricsServerChartVersion,
+      clusterAutoscaler: c.clusterAutoscalerChartVersion,
     },
     addons: {
       argocdHighAvailability: c.argocdHighAvailability,
@@ -531,6 +593,11 @@ function isCronSchedule(value: string): boolean {
   const field = /^(\*|\d+(-\d+)?)(\/\d+)?(,(\*|\d+(-\d+)?)(\/\d+)?)*$/;
   const fields = value.trim().split(/\s+/);
   return fields.length === 5 && fields.every((f) => field.test(f));
+}
+
+/** A block covering the whole IPv4 internet (0.0.0.0/0). */
+export function isWholeInternet(cidr: string): boolean {
+  return cidr.trim().endsWith("/0");
 }
 
 function isIpv4Cidr(value: string, minPrefix: number, maxPrefix: number): boolean {

@@ -345,6 +345,162 @@ export const policies: PlatformPolicy[] = [
   },
 ];
 
+/** Charts whose Ingress or Service exposes an admin UI. */
+const ADMIN_UI_CHARTS = new Set(["argo-cd", "grafana"]);
+const ALB = "alb.ingress.kubernetes.io";
+/** Actions that change or read data: IRSA policies must scope them by resource ARN or condition. */
+const RESOURCE_SCOPED_ACTIONS = new Set([
+  "route53:changeresourcerecordsets",
+  "autoscaling:setdesiredcapacity",
+  "autoscaling:terminateinstanceinautoscalinggroup",
+  "s3:getobject",
+  "s3:putobject",
+  "s3:deleteobject",
+  "iam:passrole",
+]);
+
+/** Every ALB Ingress annotation map of a stack: from k8s Ingress resources and from chart values. */
+function albIngresses(
+  resources: PolicyResource[],
+): { owner: PolicyResource; adminUi: boolean; annotations: Obj }[] {
+  const found: { owner: PolicyResource; adminUi: boolean; annotations: Obj }[] = [];
+  for (const r of resources) {
+    if (r.type === "kubernetes:networking.k8s.io/v1:Ingress") {
+      found.push({ owner: r, adminUi: false, annotations: obj(obj(r.props.metadata).annotations) });
+    }
+    if (r.type === "kubernetes:helm.sh/v3:Release") {
+      const values = obj(r.props.values);
+      const adminUi = ADMIN_UI_CHARTS.has(String(r.props.chart));
+      for (const ingress of [obj(values.ingress), obj(obj(values.server).ingress)]) {
+        if (ingress.enabled === true)
+          found.push({ owner: r, adminUi, annotations: obj(ingress.annotations) });
+      }
+    }
+  }
+  return found;
+}
+
+const actionsOf = (statement: Obj) =>
+  (Array.isArray(statement.Action) ? statement.Action : [statement.Action]).map(String);
+const resourcesOf = (statement: Obj) =>
+  (Array.isArray(statement.Resource) ? statement.Resource : [statement.Resource]).map(String);
+
+function policyStatements(document: unknown): Obj[] {
+  if (!known(document)) return [];
+  try {
+    return arr(obj(JSON.parse(document as string)).Statement).map(obj);
+  } catch {
+    return [];
+  }
+}
+
+// The EKS front door's promises (docs/eks.md): private admin UIs, validated certificates, scoped IRSA roles.
+policies.push(
+  {
+    name: "admin-uis-private",
+    description:
+      "Argo CD and Grafana are never on an internet-facing load balancer open to all: an internet-facing admin Ingress needs adminCidrs on its load balancer, and no admin chart gets a LoadBalancer Service.",
+    rationale:
+      "The admin UIs log in with passwords; reachable by the whole internet they are one leaked or guessed password from a cluster takeover.",
+    enforcementLevel: "mandatory",
+    validateStack: (resources, report) => {
+      const ingresses = albIngresses(resources);
+      // inbound-cidrs is a setting of the load balancer: set on one Ingress, it holds for its whole group.
+      const groupCidrs = new Map<string, string[]>();
+      for (const { annotations } of ingresses) {
+        const cidrs = annotations[`${ALB}/inbound-cidrs`];
+        if (typeof cidrs !== "string") continue;
+        const group = String(annotations[`${ALB}/group.name`] ?? "");
+        groupCidrs.set(group, [...(groupCidrs.get(group) ?? []), ...cidrs.split(",").map((c) => c.trim())]);
+      }
+      for (const { owner, adminUi, annotations } of ingresses) {
+        if (!adminUi || annotations[`${ALB}/scheme`] !== "internet-facing") continue;
+        const group = String(annotations[`${ALB}/group.name`] ?? "");
+        const cidrs = groupCidrs.get(group) ?? [];
+        // An explicit 0.0.0.0/0 is the user's choice: the config refuses it on prod and warns elsewhere.
+        if (cidrs.length === 0) {
+          report(
+            `"${owner.name}": an internet-facing admin UI (group "${group}") must admit only adminCidrs (inbound-cidrs unset: 0.0.0.0/0); set adminCidrs, or leave them empty for an internal load balancer`,
+            owner.urn,
+          );
+        }
+      }
+      for (const r of resources) {
+        const values = obj(r.props.values);
+        const services =
+          r.type === "kubernetes:helm.sh/v3:Release" && ADMIN_UI_CHARTS.has(String(r.props.chart))
+            ? [obj(values.service), obj(obj(values.server).service)]
+            : [];
+        if (r.type === "kubernetes:core/v1:Service") {
+          const spec = obj(r.props.spec);
+          if (spec.type === "LoadBalancer" && arr(spec.loadBalancerSourceRanges).length === 0) {
+            report(
+              `Service "${r.name}" is a LoadBalancer open to 0.0.0.0/0 (no loadBalancerSourceRanges)`,
+              r.urn,
+            );
+          }
+        }
+        if (services.some((svc) => svc.type === "LoadBalancer")) {
+          report(
+            `"${r.name}": admin UIs are reached through the HTTPS Ingress, not a LoadBalancer Service`,
+            r.urn,
+          );
+        }
+      }
+    },
+  },
+  {
+    name: "certificates-dns-validated",
+    description: "ACM certificates are DNS-validated, and the program waits for their validation.",
+    rationale:
+      "Email validation needs a human at the domain's mailbox at every renewal; an unvalidated certificate makes the load balancer fail to start.",
+    enforcementLevel: "mandatory",
+    validateStack: (resources, report) => {
+      const certificates = resources.filter((r) => r.type === "aws:acm/certificate:Certificate");
+      const validations = resources.filter(
+        (r) =>
+          r.type === "aws:acm/certificateValidation:CertificateValidation" &&
+          arr(r.props.validationRecordFqdns).length > 0,
+      );
+      for (const certificate of certificates) {
+        if (certificate.props.validationMethod !== "DNS") {
+          report(
+            `certificate "${certificate.name}" must use validationMethod "DNS" (got ${JSON.stringify(certificate.props.validationMethod)})`,
+            certificate.urn,
+          );
+        }
+      }
+      if (validations.length < certificates.length) {
+        report(
+          `${certificates.length} ACM certificate(s) but ${validations.length} CertificateValidation(s) with DNS records: every certificate needs one`,
+        );
+      }
+    },
+  },
+  {
+    name: "iam-policies-scoped",
+    description:
+      "IAM role policies (IRSA add-ons above all) grant no wildcard actions, and scope data-changing actions to resource ARNs or conditions.",
+    rationale:
+      "A pod's service account is one container escape away from an attacker: its role must reach only its own zone, bucket or node groups.",
+    enforcementLevel: "mandatory",
+    validateResource: (r, report) => {
+      if (r.type !== "aws:iam/rolePolicy:RolePolicy" && r.type !== "aws:iam/policy:Policy") return;
+      for (const statement of policyStatements(r.props.policy)) {
+        if (statement.Effect !== "Allow") continue;
+        const actions = actionsOf(statement);
+        const wildcards = actions.filter((a) => a === "*" || /:\*$/.test(a));
+        if (wildcards.length > 0) report(`policy "${r.name}": wildcard actions ${wildcards.join(", ")}`);
+        const unscoped = resourcesOf(statement).includes("*") && statement.Condition === undefined;
+        const sensitive = actions.filter((a) => RESOURCE_SCOPED_ACTIONS.has(a.toLowerCase()));
+        if (unscoped && sensitive.length > 0) {
+          report(`policy "${r.name}": ${sensitive.join(", ")} on Resource "*" without a condition`);
+        }
+      }
+    },
+  },
+);
+
 /** Runs every rule over a set of resources and returns the verdicts (violations only). */
 export function evaluatePolicies(resources: PolicyResource[], rules: PlatformPolicy[] = policies): Verdict[] {
   const verdicts: Verdict[] = [];

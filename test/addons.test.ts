@@ -15,6 +15,11 @@ import { VELERO_AWS_PLUGIN_IMAGE, VELERO_CHART } from "../components/addons/back
 import { CONFIG_NAMESPACE, ConfigError, parsePlatformConfig } from "../components/config";
 import { pinnedRelease } from "../components/addons/helm-release";
 import { dashboardFiles, GRAFANA_CHART, KUBE_PROMETHEUS_STACK_CHART } from "../components/addons/monitoring";
+import { AWS_LOAD_BALANCER_CONTROLLER_CHART } from "../components/addons/aws-load-balancer-controller";
+import { CLUSTER_AUTOSCALER_CHART } from "../components/addons/cluster-autoscaler";
+import { EXTERNAL_DNS_CHART } from "../components/addons/external-dns";
+import { METRICS_SERVER_CHART } from "../components/addons/metrics-server";
+import { ALB_SSL_POLICY } from "../components/addons/alb-ingress";
 import { evaluated, resourcesOf, type Resource } from "./support/stacks";
 
 type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
@@ -75,18 +80,55 @@ const RELEASES = [
   },
 ];
 
+/** The EKS baseline (components/addons/eks-addons.ts), on staging and prod only. */
+const EKS_RELEASES = [
+  {
+    suffix: "-lb-controller-release",
+    releaseName: "aws-load-balancer-controller",
+    source: AWS_LOAD_BALANCER_CONTROLLER_CHART,
+    versionKey: "awsLoadBalancerControllerChartVersion",
+    namespace: "kube-system",
+  },
+  {
+    suffix: "-external-dns-release",
+    releaseName: "external-dns",
+    source: EXTERNAL_DNS_CHART,
+    versionKey: "externalDnsChartVersion",
+    namespace: "external-dns",
+  },
+  {
+    suffix: "-metrics-server-release",
+    releaseName: "metrics-server",
+    source: METRICS_SERVER_CHART,
+    versionKey: "metricsServerChartVersion",
+    namespace: "kube-system",
+  },
+  {
+    suffix: "-cluster-autoscaler-release",
+    releaseName: "cluster-autoscaler",
+    source: CLUSTER_AUTOSCALER_CHART,
+    versionKey: "clusterAutoscalerChartVersion",
+    namespace: "kube-system",
+  },
+];
+const releasesOf = (stack: Stack) => (stack === "dev" ? RELEASES : [...RELEASES, ...EKS_RELEASES]);
+
 describe("add-ons: pinned Helm releases", () => {
   it("pins the charts in Pulumi.yaml to exact, verified versions", () => {
     assert.deepEqual(
       RELEASES.map((r) => pinned(r.versionKey)),
       ["10.1.1", "88.5.3", "12.11.1", "12.1.0"],
     );
+    assert.deepEqual(
+      EKS_RELEASES.map((r) => pinned(r.versionKey)),
+      ["3.5.0", "1.21.1", "3.13.1", "9.59.0"],
+    );
   });
 
   for (const stack of STACKS) {
     it(`${stack}: each release has its chart, repository, exact version and namespace, atomic and awaited`, () => {
-      assert.equal(all(stack, RELEASE).length, RELEASES.length, "exactly the four add-on releases");
-      for (const r of RELEASES) {
+      assert.equal(all(stack, RELEASE).length, releasesOf(stack).length, "exactly the add-on releases");
+      for (const r of releasesOf(stack)) {
         const { inputs } = release(stack, r.suffix);
         assert.equal(inputs.chart, r.source.chart);
         assert.equal(inputs.repositoryOpts.repo, r.source.repo);
@@ -113,7 +155,7 @@ describe("add-ons: pinned Helm releases", () => {
       }
     });
 
-    it(`${stack}: add-ons wait for no other add-on, except for the Prometheus Operator CRDs`, () => {
+    it(`${stack}: add-ons wait for no other add-on, except for the Prometheus Operator CRDs and the load balancer controller`, () => {
       const releases = all(stack, RELEASE);
       const byUrn = new Map(releases.map((r) => [r.urn, r.inputs.name as string]));
       const deps = Object.fromEntries(
@@ -125,11 +167,21 @@ describe("add-ons: pinned Helm releases", () => {
             .sort(),
         ]),
       );
+      // On EKS the controller's webhook validates Ingresses: what has one waits for it.
+      const lbc = stack === "dev" ? [] : ["aws-load-balancer-controller"];
       assert.deepEqual(deps, {
-        argocd: ["kube-prometheus-stack"],
-        "kube-prometheus-stack": [],
-        grafana: [],
+        argocd: [...lbc, "kube-prometheus-stack"],
+        "kube-prometheus-stack": lbc,
+        grafana: lbc,
         velero: ["kube-prometheus-stack"],
+        ...(stack === "dev"
+          ? {}
+          : {
+              "aws-load-balancer-controller": [],
+              "external-dns": [],
+              "metrics-server": [],
+              "cluster-autoscaler": [],
+            }),
       });
       // ...and all of them wait for the cluster: its provider and, explicitly, its resources.
       const clusterChild = evaluations
@@ -210,10 +262,12 @@ describe("add-ons: secrets stay secret", () => {
 
 describe("add-ons: Argo CD", () => {
   for (const stack of STACKS) {
-    it(`${stack}: bcrypt admin password and GitHub webhook secret, in a secret values object`, () => {
+    it(`${stack}: bcrypt admin password and GitHub webhook secret, as a secret inside the values`, () => {
       const r = release(stack, "-argocd-release");
-      assert.deepEqual(r.secretPaths, ["values"], "the whole values object is secret");
-      assert.equal(r.maskedInputs.values, "[secret]");
+      assert.deepEqual(r.secretPaths, ["values.configs.secret"], "only the credentials are secret");
+      const masked = r.maskedInputs.values as Obj;
+      assert.equal(masked.configs.secret, "[secret]");
+      assert.equal(masked.configs.rbac["policy.default"], "role:readonly", "the rest is readable");
       const secret = argocd(stack).configs.secret;
       assert.equal(secret.argocdServerAdminPassword, `$2a$10$mockhashgitops-${stack}-argocd-admin-password`);
       assert.equal(secret.githubSecret, `mock-password-gitops-${stack}-argocd-webhook-secret`);
@@ -284,16 +338,34 @@ describe("add-ons: Argo CD", () => {
   });
 
   for (const stack of ["staging", "prod"] as const) {
-    it(`${stack} (EKS): TLS by Argo CD behind an AWS NLB, URL from the load balancer`, () => {
+    it(`${stack} (EKS): UI and gRPC on an ALB Ingress at https://argocd.<domain>, TLS at the load balancer, no LoadBalancer Service`, () => {
       const v = argocd(stack);
-      assert.equal(v.server.service.type, "LoadBalancer");
-      assert.equal(v.server.service.annotations["service.beta.kubernetes.io/aws-load-balancer-type"], "nlb");
-      assert.equal(v.configs.params["server.insecure"], false);
-      assert.deepEqual(v.configs.cm, {}, "webhooks can arrive: chart's reconciliation timeout");
-      assert.match(
-        String(evaluations.get(stack)!.outputs.argocdUrl),
-        /^https:\/\/.+\.elb\..+amazonaws\.com$/,
+      const host = `argocd.${stack}.example.com`;
+      assert.deepEqual(v.server.service, { type: "ClusterIP" });
+      assert.equal(v.configs.params["server.insecure"], true, "plain HTTP behind the ALB");
+      assert.equal(v.global.domain, host, "argocd-cm url is https://<global.domain>");
+      const ingress = v.server.ingress;
+      assert.deepEqual(
+        { ...ingress, annotations: undefined },
+        {
+          enabled: true,
+          controller: "aws",
+          ingressClassName: "alb",
+          hostname: host,
+          path: "/",
+          pathType: "Prefix",
+          aws: { backendProtocolVersion: "GRPC", serviceType: "ClusterIP" },
+          annotations: undefined,
+        },
       );
+      const a = ingress.annotations;
+      assert.equal(a["alb.ingress.kubernetes.io/listen-ports"], '[{"HTTP":80},{"HTTPS":443}]');
+      assert.equal(a["alb.ingress.kubernetes.io/ssl-redirect"], "443");
+      assert.equal(a["alb.ingress.kubernetes.io/ssl-policy"], ALB_SSL_POLICY);
+      assert.match(a["alb.ingress.kubernetes.io/certificate-arn"], /^arn:aws:acm:/);
+      assert.equal(a["alb.ingress.kubernetes.io/group.name"], `gitops-${stack}-admin`);
+      assert.deepEqual(v.configs.cm, {}, "webhooks can arrive: chart's reconciliation timeout");
+      assert.equal(evaluations.get(stack)!.outputs.argocdUrl, `https://${host}`);
     });
   }
 
@@ -317,8 +389,8 @@ describe("add-ons: Monitoring", () => {
   const PROMETHEUS_URL = "http://kube-prometheus-stack-prometheus.monitoring.svc:9090";
   const expected = {
     dev: { retention: "7d", storage: "10Gi", size: "8GB", storageClass: "standard" },
-    staging: { retention: "15d", storage: "20Gi", size: "17GB", storageClass: "gp2" },
-    prod: { retention: "30d", storage: "50Gi", size: "42GB", storageClass: "gp2" },
+    staging: { retention: "15d", storage: "20Gi", size: "17GB", storageClass: "gp3" },
+    prod: { retention: "30d", storage: "50Gi", size: "42GB", storageClass: "gp3" },
   };
 
   for (const stack of STACKS) {
@@ -383,17 +455,26 @@ describe("add-ons: Monitoring", () => {
     });
   }
 
-  it("Grafana on a NodePort on kind, an NLB on EKS", () => {
+  it("Grafana on a NodePort on kind, an HTTPS ALB Ingress at https://grafana.<domain> on EKS with root_url", () => {
     assert.deepEqual(grafana("dev").service, { type: "NodePort", nodePort: 30082 });
+    assert.equal(grafana("dev").ingress, undefined);
     assert.equal(evaluations.get("dev")!.outputs.grafanaUrl, "http://localhost:30082");
     for (const stack of ["staging", "prod"] as const) {
-      const service = grafana(stack).service;
-      assert.equal(service.type, "LoadBalancer");
-      assert.equal(service.annotations["service.beta.kubernetes.io/aws-load-balancer-type"], "nlb");
-      assert.match(
-        String(evaluations.get(stack)!.outputs.grafanaUrl),
-        /^http:\/\/.+\.elb\..+amazonaws\.com$/,
+      const g = grafana(stack);
+      const host = `grafana.${stack}.example.com`;
+      assert.deepEqual(g.service, { type: "ClusterIP" });
+      assert.deepEqual(g.ingress.hosts, [host]);
+      assert.equal(g.ingress.enabled, true);
+      assert.equal(g.ingress.ingressClassName, "alb");
+      assert.equal(g.ingress.annotations["alb.ingress.kubernetes.io/ssl-redirect"], "443");
+      assert.equal(g.ingress.annotations["alb.ingress.kubernetes.io/group.name"], `gitops-${stack}-admin`);
+      assert.equal(
+        g.ingress.annotations["alb.ingress.kubernetes.io/inbound-cidrs"],
+        undefined,
+        "the group's inbound-cidrs are set once, on another Ingress of the group",
       );
+      assert.deepEqual(g["grafana.ini"], { server: { root_url: `https://${host}/` } });
+      assert.equal(evaluations.get(stack)!.outputs.grafanaUrl, `https://${host}`);
     }
   });
 });

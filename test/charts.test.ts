@@ -16,6 +16,7 @@ import {
   ROOT,
   type HelmResult,
 } from "./support/helm";
+import { platformValuesFile } from "./support/platform-values";
 import {
   assertValid,
   KUBERNETES_SCHEMA_VERSION,
@@ -36,11 +37,14 @@ const REPO_URL = "https://github.com/gitops-platform/gitops-platform.git";
 const MIN_KUBE = `${SUPPORTED_KUBERNETES_VERSIONS[0]}.0`;
 const DIGEST = `sha256:${"0123456789abcdef".repeat(4)}`;
 
+/** What the platform hands the chart per EKS env (ingress host and annotations), filled in before(). */
+const platformFiles = new Map<Env, string>();
 const envFiles = (env: Env) => [
   "-f",
   `gitops/envs/${env}/values.yaml`,
   "-f",
   `gitops/envs/${env}/image.yaml`,
+  ...(platformFiles.has(env) ? ["-f", platformFiles.get(env)!] : []),
 ];
 /** helm template of the demo-app chart as Argo CD renders it (release = Application name). */
 const templateArgs = (env: Env, ...extra: string[]) => [
@@ -102,6 +106,11 @@ const SCHEMA_VIOLATIONS: { name: string; set: string; error: RegExp[] }[] = [
   { name: "an empty image.repository", set: "image.repository=", error: [/repository/] },
   { name: "an unknown log level", set: "app.logLevel=verbose", error: [/logLevel/, /one of/i] },
   {
+    name: "a wildcard ingress host",
+    set: "ingress.host=*.example.com",
+    error: [/host/, /pattern/i],
+  },
+  {
     name: "a NodePort outside 30000-32767",
     set: "service.nodePort=8080",
     error: [/nodePort/, /minimum|greater/i],
@@ -139,6 +148,11 @@ const RENDER_FAILURES: { name: string; args: string[]; error: RegExp }[] = [
     name: "a nodePort without type NodePort",
     args: ["--set", "service.type=ClusterIP"],
     error: /service\.nodePort is set but service\.type is ClusterIP/,
+  },
+  {
+    name: "an Ingress without a host",
+    args: ["--set", "ingress.enabled=true"],
+    error: /ingress\.host is required when ingress\.enabled/,
   },
   {
     name: "autoscaling min above max",
@@ -206,12 +220,18 @@ const envOf = (container: Obj): Record<string, string> =>
 // ---------------------------------------------------------------------------------------------------
 
 describe("gitops/ charts with a real helm", function () {
-  before(function () {
+  before(async function () {
+    this.timeout(60000);
     const reason = helmUnavailableReason();
     if (reason) {
       if (process.env.CI && process.env.CI !== "false") throw new Error(`helm is required in CI: ${reason}`);
       console.log(`    skipped: no helm binary (${reason}); install helm or set HELM_BIN`);
       this.skip();
+    }
+    // Argo CD renders staging and prod with the root Application's platform values on top.
+    for (const env of ["staging", "prod"] as const) {
+      const file = await platformValuesFile(env);
+      if (file) platformFiles.set(env, file);
     }
     // Start every helm run now so they overlap; the tests below await the same promises.
     for (const env of ENVS) {
@@ -440,6 +460,59 @@ describe("gitops/ charts with a real helm", function () {
       }
     });
 
+    it("per environment: staging and prod serve https://app.<domain> by an HTTPS ALB Ingress with TLS for the host (platform values through the root Application), dev none", async () => {
+      const [dev, staging, prod] = await Promise.all(ENVS.map((env) => render(templateArgs(env))));
+      none(dev!, "Ingress");
+      for (const [env, objects] of [
+        ["staging", staging!],
+        ["prod", prod!],
+      ] as const) {
+        const host = `app.${env}.example.com`;
+        const ingress = one(objects, "Ingress");
+        assert.equal(ingress.apiVersion, "networking.k8s.io/v1");
+        assert.equal(ingress.spec.ingressClassName, "alb");
+        assert.deepEqual(ingress.spec.tls, [{ hosts: [host] }]);
+        assert.deepEqual(ingress.spec.rules, [
+          {
+            host,
+            http: {
+              paths: [
+                {
+                  path: "/",
+                  pathType: "Prefix",
+                  backend: {
+                    service: { name: one(objects, "Service").metadata.name, port: { name: "http" } },
+                  },
+                },
+              ],
+            },
+          },
+        ]);
+        const a = ingress.metadata.annotations;
+        assert.match(
+          a["alb.ingress.kubernetes.io/certificate-arn"],
+          /^arn:aws:acm:[a-z0-9-]+:\d{12}:certificate\//,
+        );
+        assert.equal(a["alb.ingress.kubernetes.io/scheme"], "internet-facing");
+        assert.equal(a["alb.ingress.kubernetes.io/listen-ports"], '[{"HTTP":80},{"HTTPS":443}]');
+        assert.equal(a["alb.ingress.kubernetes.io/ssl-redirect"], "443", "HTTP only redirects");
+        assert.match(a["alb.ingress.kubernetes.io/ssl-policy"], /^ELBSecurityPolicy-TLS13-/);
+        assert.equal(a["alb.ingress.kubernetes.io/group.name"], `gitops-${env}-app`);
+        assert.equal(a["alb.ingress.kubernetes.io/healthcheck-path"], "/readyz");
+        // WAF: on in prod (Pulumi.prod.yaml wafEnabled), off in staging.
+        if (env === "prod") assert.match(a["alb.ingress.kubernetes.io/wafv2-acl-arn"], /^arn:aws:/);
+        else assert.equal(a["alb.ingress.kubernetes.io/wafv2-acl-arn"], undefined);
+        // The load balancer reaches the pods from the VPC: the NetworkPolicy admits it on the app port.
+        const policy = one(objects, "NetworkPolicy");
+        assert.ok(
+          policy.spec.ingress[0].from.some((peer: Obj) =>
+            /^10\.\d+\.0\.0\/16$/.test(peer.ipBlock?.cidr ?? ""),
+          ),
+          JSON.stringify(policy.spec.ingress),
+        );
+      }
+    });
+
     it("ServiceMonitor scrapes /metrics on the http port of the Service, in the release namespace", async () => {
       const objects = await render(templateArgs("prod"));
       const monitor = one(objects, "ServiceMonitor");
@@ -453,7 +526,7 @@ describe("gitops/ charts with a real helm", function () {
       none(await render(templateArgs("prod", "--set", "serviceMonitor.enabled=false")), "ServiceMonitor");
     });
 
-    it("NetworkPolicy: port 8080 from the namespace and Prometheus only (dev: from anywhere), egress DNS to kube-system only", async () => {
+    it("NetworkPolicy: port 8080 from the namespace, Prometheus and the VPC's load balancer only (dev: from anywhere), egress DNS to kube-system only", async () => {
       const policy = one(await render(templateArgs("staging")), "NetworkPolicy");
       assert.deepEqual(policy.spec.policyTypes, ["Ingress", "Egress"]);
       assert.deepEqual(policy.spec.ingress, [
@@ -462,6 +535,8 @@ describe("gitops/ charts with a real helm", function () {
           from: [
             { podSelector: {} },
             { namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "monitoring" } } },
+            // Staging's VPC (Pulumi.staging.yaml vpcCidr), where its load balancer lives.
+            { ipBlock: { cidr: "10.20.0.0/16" } },
           ],
         },
       ]);

@@ -308,6 +308,52 @@ describe("config: validation", () => {
       expect: [/gitops-platform:nodeCapacityType/, /"ON_DEMAND"\|"SPOT"/],
     },
     {
+      title: "a missing domain on an EKS stack",
+      stack: "staging",
+      set: { domain: undefined },
+      expect: [/gitops-platform:domain/, /required when clusterProvider is "eks"/, /it is not set/],
+    },
+    {
+      title: "a malformed domain",
+      stack: "prod",
+      set: { domain: "https://Prod.Example.com/" },
+      expect: [/gitops-platform:domain/, /must be a DNS name/, /"https:\/\/Prod.Example.com\/"/],
+    },
+    {
+      title: "a one-label domain",
+      stack: "staging",
+      set: { domain: "localhost" },
+      expect: [/gitops-platform:domain/, /must be a DNS name/, /"localhost"/],
+    },
+    {
+      title: "an adminCidrs entry that is not a CIDR",
+      stack: "staging",
+      set: { adminCidrs: ["203.0.113.0/24", "office"] },
+      expect: [/gitops-platform:adminCidrs\[1\]/, /IPv4 CIDR block/, /"office"/],
+    },
+    {
+      title: "an adminCidrs entry with host bits",
+      stack: "staging",
+      set: { adminCidrs: ["203.0.113.7/24"] },
+      expect: [/gitops-platform:adminCidrs\[0\]/, /IPv4 CIDR block/, /"203.0.113.7\/24"/],
+    },
+    {
+      title: "0.0.0.0/0 in prod adminCidrs",
+      stack: "prod",
+      set: { adminCidrs: ["198.51.100.0/24", "0.0.0.0/0"] },
+      expect: [
+        /gitops-platform:adminCidrs/,
+        /0\.0\.0\.0\/0 would open the Argo CD and Grafana UIs/,
+        /"0.0.0.0\/0"/,
+      ],
+    },
+    {
+      title: "an unknown external-dns policy",
+      stack: "prod",
+      set: { externalDnsPolicy: "delete-all" },
+      expect: [/gitops-platform:externalDnsPolicy/, /"upsert-only"\|"sync"/],
+    },
+    {
       title: "bad admin ARN",
       stack: "prod",
       set: { clusterAdminArns: ["admin"] },

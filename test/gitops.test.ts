@@ -188,7 +188,8 @@ describe("GitOps: Argo CD objects (every stack)", () => {
       const root = only(stack, "kubernetes:argoproj.io/v1alpha1:Application", "-root");
       const spec = root.inputs.spec as Obj;
       assert.equal(spec.source.path, "gitops/apps");
-      assert.deepEqual(spec.source.helm.valuesObject, {
+      const { appValues, ...values } = spec.source.helm.valuesObject as Obj;
+      assert.deepEqual(values, {
         env: stack,
         repoURL: evaluations.get(stack)!.outputs.gitopsRepoUrl,
         targetRevision: "main",
@@ -196,6 +197,9 @@ describe("GitOps: Argo CD objects (every stack)", () => {
         argocdNamespace: "argocd",
       });
       assert.doesNotMatch(JSON.stringify(spec), /sha256:|imageOverride/, "no image reaches Argo CD inline");
+      // EKS: the app's host and load balancer annotations come from the platform, not from git.
+      if (stack === "dev") assert.equal(appValues, undefined);
+      else assert.equal(appValues.ingress.host, `app.${stack}.example.com`);
       assert.deepEqual(spec.syncPolicy.automated, { prune: true, selfHeal: true });
       assert.ok(spec.syncPolicy.syncOptions.includes("CreateNamespace=true"));
       assert.deepEqual(spec.syncPolicy.retry, {
@@ -240,7 +244,13 @@ describe("GitOps: the root Application's values render the apps chart", () => {
         ["demo-app"],
       );
       assert.equal(apps[0]!.spec.project, stack);
-      assert.equal(apps[0]!.spec.source.helm.valuesObject, undefined, "the image comes from image.yaml only");
+      const inline = apps[0]!.spec.source.helm.valuesObject;
+      if (stack === "dev") assert.equal(inline, undefined, "the image comes from image.yaml only");
+      else {
+        assert.equal(inline.image, undefined, "the image comes from image.yaml only");
+        // The platform's values reach the app's Application unchanged.
+        assert.deepEqual(inline, root.inputs.spec.source.helm.valuesObject.appValues);
+      }
     });
   }
 });
@@ -275,23 +285,27 @@ describe("GitOps: the webhook to Argo CD", () => {
     assert.doesNotMatch(JSON.stringify(hook.maskedInputs), /webhook-secret-value/);
   });
 
-  it("the staging stack registers it with Argo CD's own webhook secret once argocdPublicUrl is set", async () => {
-    assert.equal(
-      find("staging", "github:index/repositoryWebhook:RepositoryWebhook").length,
-      0,
-      "no URL, no webhook",
-    );
+  for (const stack of ["staging", "prod"]) {
+    it(`${stack} registers it by default at https://argocd.<domain>/api/webhook with Argo CD's own secret`, () => {
+      const [hook, ...more] = find(stack, "github:index/repositoryWebhook:RepositoryWebhook");
+      assert.equal(more.length, 0);
+      assert.equal(hook!.inputs.configuration.url, `https://argocd.${stack}.example.com/api/webhook`);
+      assert.equal(hook!.inputs.configuration.secret, `mock-password-gitops-${stack}-argocd-webhook-secret`);
+      assert.equal(hook!.inputs.configuration.insecureSsl, false);
+      assert.doesNotMatch(
+        JSON.stringify(evaluations.get(stack)!.resources.map((r) => r.maskedInputs)),
+        new RegExp(`mock-password-gitops-${stack}-argocd-webhook`),
+      );
+    });
+  }
+
+  it("argocdPublicUrl overrides the default URL", async () => {
     const e = await evaluateStack("staging", {
-      overrides: { "gitops-platform:argocdPublicUrl": "https://argocd.staging.example.com/" },
+      overrides: { "gitops-platform:argocdPublicUrl": "https://cd.example.org/" },
     });
     assert.equal(e.error, undefined);
     const hook = ofType(e, "github:index/repositoryWebhook:RepositoryWebhook")[0] as Resource;
-    assert.equal(hook.inputs.configuration.url, "https://argocd.staging.example.com/api/webhook");
-    assert.equal(hook.inputs.configuration.secret, "mock-password-gitops-staging-argocd-webhook-secret");
-    assert.doesNotMatch(
-      JSON.stringify(e.resources.map((r) => r.maskedInputs)),
-      /mock-password-gitops-staging-argocd-webhook/,
-    );
+    assert.equal(hook.inputs.configuration.url, "https://cd.example.org/api/webhook");
   });
 
   it("registers no webhook when Argo CD is not reachable from GitHub (kind)", async () => {

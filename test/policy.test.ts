@@ -1,5 +1,6 @@
 import { strict as assert } from "node:assert";
 import { evaluateStack } from "../automation/evaluate";
+import { platformValuesFile } from "./support/platform-values";
 import { evaluated } from "./support/stacks";
 import { policyVerdicts } from "../automation/plan";
 import { parseAllDocuments } from "yaml";
@@ -100,6 +101,36 @@ function restrictedPod(container: Record<string, unknown> = {}, resources?: Reco
     ],
   };
 }
+
+const albIngress = (annotations: Record<string, string>) =>
+  res("kubernetes:networking.k8s.io/v1:Ingress", {
+    metadata: {
+      annotations: Object.fromEntries(
+        Object.entries(annotations).map(([k, v]) => [
+          `alb.ingress.kubernetes.io/${k === "group" ? "group.name" : k}`,
+          v,
+        ]),
+      ),
+    },
+  });
+/** An argo-cd or grafana release with an ALB Ingress in the chart's own values layout. */
+const adminChart = (chart: "argo-cd" | "grafana", alb: { scheme: string; group: string }) => {
+  const ingress = {
+    enabled: true,
+    annotations: {
+      "alb.ingress.kubernetes.io/scheme": alb.scheme,
+      "alb.ingress.kubernetes.io/group.name": alb.group,
+    },
+  };
+  return res("kubernetes:helm.sh/v3:Release", {
+    chart,
+    values: chart === "argo-cd" ? { server: { service: { type: "ClusterIP" }, ingress } } : { ingress },
+  });
+};
+const iamPolicy = (statement: Record<string, unknown>) =>
+  res("aws:iam/rolePolicy:RolePolicy", {
+    policy: JSON.stringify({ Version: "2012-10-17", Statement: [{ Effect: "Allow", ...statement }] }),
+  });
 
 // Each rule: resources that pass, resources that violate, and what the message must say.
 const cases: Record<string, { pass: PolicyResource[][]; fail: Array<[PolicyResource[], RegExp]> }> = {
@@ -278,6 +309,116 @@ const cases: Record<string, { pass: PolicyResource[][]; fail: Array<[PolicyResou
       ],
     ],
   },
+  "admin-uis-private": {
+    pass: [
+      // Internet-facing, the group admitting only the admin networks (set on another Ingress of the group).
+      [
+        adminChart("argo-cd", { scheme: "internet-facing", group: "admin" }),
+        albIngress({ scheme: "internet-facing", group: "admin", "inbound-cidrs": "203.0.113.0/24" }),
+      ],
+      // Internal: reachable only from the VPC (VPN, port-forward), no adminCidrs needed.
+      [adminChart("grafana", { scheme: "internal", group: "admin" })],
+      // The public app is not an admin UI.
+      [albIngress({ scheme: "internet-facing", group: "app" })],
+      [
+        res("kubernetes:core/v1:Service", {
+          spec: { type: "LoadBalancer", loadBalancerSourceRanges: ["10.0.0.0/8"] },
+        }),
+      ],
+    ],
+    fail: [
+      [
+        [adminChart("grafana", { scheme: "internet-facing", group: "admin" })],
+        /inbound-cidrs unset: 0\.0\.0\.0\/0/,
+      ],
+      [
+        [
+          adminChart("argo-cd", { scheme: "internet-facing", group: "admin" }),
+          // inbound-cidrs on an Ingress of another load balancer do not count.
+          albIngress({ scheme: "internet-facing", group: "app", "inbound-cidrs": "203.0.113.0/24" }),
+        ],
+        /must admit only adminCidrs/,
+      ],
+      [
+        [
+          res("kubernetes:helm.sh/v3:Release", {
+            chart: "grafana",
+            values: { service: { type: "LoadBalancer" } },
+          }),
+        ],
+        /not a LoadBalancer Service/,
+      ],
+      [
+        [
+          res("kubernetes:helm.sh/v3:Release", {
+            chart: "argo-cd",
+            values: { server: { service: { type: "LoadBalancer" } } },
+          }),
+        ],
+        /not a LoadBalancer Service/,
+      ],
+      [[res("kubernetes:core/v1:Service", { spec: { type: "LoadBalancer" } })], /open to 0\.0\.0\.0\/0/],
+    ],
+  },
+  "certificates-dns-validated": {
+    pass: [
+      [
+        res("aws:acm/certificate:Certificate", { validationMethod: "DNS" }),
+        res("aws:acm/certificateValidation:CertificateValidation", {
+          validationRecordFqdns: ["_x.example.com"],
+        }),
+      ],
+    ],
+    fail: [
+      [
+        [
+          res("aws:acm/certificate:Certificate", { validationMethod: "EMAIL" }),
+          res("aws:acm/certificateValidation:CertificateValidation", {
+            validationRecordFqdns: ["_x.example.com"],
+          }),
+        ],
+        /must use validationMethod "DNS" \(got "EMAIL"\)/,
+      ],
+      [
+        [res("aws:acm/certificate:Certificate", { validationMethod: "DNS" })],
+        /1 ACM certificate\(s\) but 0 CertificateValidation/,
+      ],
+    ],
+  },
+  "iam-policies-scoped": {
+    pass: [
+      [
+        iamPolicy({
+          Action: ["route53:ChangeResourceRecordSets"],
+          Resource: ["arn:aws:route53:::hostedzone/Z1"],
+        }),
+      ],
+      [
+        iamPolicy({
+          Action: ["autoscaling:SetDesiredCapacity"],
+          Resource: ["*"],
+          Condition: { StringEquals: { "aws:ResourceTag/k8s.io/cluster-autoscaler/c": "owned" } },
+        }),
+      ],
+      // Describe calls cannot be scoped and change nothing.
+      [iamPolicy({ Action: ["ec2:DescribeInstanceTypes"], Resource: ["*"] })],
+    ],
+    fail: [
+      [
+        [iamPolicy({ Action: "route53:*", Resource: ["arn:aws:route53:::hostedzone/Z1"] })],
+        /wildcard actions route53:\*/,
+      ],
+      [[iamPolicy({ Action: "*", Resource: "*" })], /wildcard actions \*/],
+      [
+        [iamPolicy({ Action: ["route53:ChangeResourceRecordSets"], Resource: "*" })],
+        /route53:ChangeResourceRecordSets on Resource "\*" without a condition/,
+      ],
+      [
+        [iamPolicy({ Action: ["autoscaling:TerminateInstanceInAutoScalingGroup"], Resource: ["*"] })],
+        /TerminateInstanceInAutoScalingGroup on Resource "\*"/,
+      ],
+    ],
+  },
 };
 
 describe("policy: every rule fails a violating resource and passes a good one", () => {
@@ -333,8 +474,9 @@ describe("policy: every stack passes every mandatory rule in the offline plan", 
 
 describe("policy: the rendered demo-app chart passes the same pod-security checks", () => {
   for (const env of ["dev", "staging", "prod"]) {
-    it(env, function () {
+    it(env, async function () {
       if (helmUnavailableReason() && !process.env.CI) this.skip();
+      const platform = env === "dev" ? undefined : await platformValuesFile(env);
       const result = helm([
         "template",
         "demo-app",
@@ -343,6 +485,7 @@ describe("policy: the rendered demo-app chart passes the same pod-security check
         `gitops/envs/${env}/values.yaml`,
         "-f",
         `gitops/envs/${env}/image.yaml`,
+        ...(platform ? ["-f", platform] : []),
       ]);
       assert.equal(result.status, 0, result.stderr);
       const objects = parseAllDocuments(result.stdout).map(

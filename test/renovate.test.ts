@@ -147,7 +147,18 @@ describe("renovate: every pin is kept current", () => {
     const charts = extract("Pulumi.yaml", read("Pulumi.yaml"), renovate.customManagers).filter(
       (e) => e.datasource === "helm",
     );
-    const sources = [ARGOCD_CHART, KUBE_PROMETHEUS_STACK_CHART, GRAFANA_CHART, VELERO_CHART];
+    // Every ChartSource the program declares (components/**/*.ts), so a new add-on cannot be missed.
+    const sources = filesUnder("components", ".ts").flatMap((file) =>
+      [...read(file).matchAll(/: ChartSource = \{\s*repo: "([^"]+)",\s*chart: "([^"]+)",?\s*\}/g)].map(
+        ([, repo, chart]) => ({ repo: repo!, chart: chart! }),
+      ),
+    );
+    for (const known of [ARGOCD_CHART, KUBE_PROMETHEUS_STACK_CHART, GRAFANA_CHART, VELERO_CHART]) {
+      assert.ok(
+        sources.some((s) => s.repo === known.repo && s.chart === known.chart),
+        known.chart,
+      );
+    }
     assert.deepEqual(
       charts.map((c) => `${c.registryUrl}#${c.depName}`).sort(),
       sources.map((s) => `${s.repo}#${s.chart}`).sort(),

@@ -2,14 +2,8 @@ import * as command from "@pulumi/command";
 import type * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
-import {
-  addonNamespace,
-  loadBalancerHostname,
-  NLB_ANNOTATIONS,
-  pinnedRelease,
-  type ChartSource,
-  type Exposure,
-} from "./helm-release";
+import { ALB_INGRESS_CLASS } from "./alb-ingress";
+import { addonNamespace, exposureUrl, pinnedRelease, type ChartSource, type Exposure } from "./helm-release";
 
 export const ARGOCD_CHART: ChartSource = { repo: "https://argoproj.github.io/argo-helm", chart: "argo-cd" };
 
@@ -21,9 +15,9 @@ export interface ArgoCDArgs {
   namespace?: string;
   /** redis-ha, two replicas of server, repo server and ApplicationSet controller, PDBs. Default: false. */
   highAvailability?: boolean;
-  /** NodePort on kind (plain HTTP, kind has no TLS), or an AWS NLB on EKS (Argo CD's own TLS). */
+  /** NodePort on kind (plain HTTP, kind has no TLS), or an ALB Ingress on EKS (UI and gRPC, TLS at the ALB). */
   exposure: Exposure;
-  /** URL at which users reach Argo CD (argocd-cm `url`: SSO callbacks, links in notifications). Default: none, the chart's placeholder https://argocd.example.com stays. */
+  /** URL at which users reach Argo CD (argocd-cm `url`: SSO callbacks, links in notifications). Default: https://<host> of the Ingress, or the chart's placeholder. */
   url?: string;
   /** Git polling interval (`timeout.reconciliation`); lower it where webhooks cannot arrive. Default: the chart's 120s plus up to 60s jitter. */
   reconciliationTimeout?: string;
@@ -47,21 +41,32 @@ interface Component {
 
 /** The argo-cd chart values this component sets (charts/argo-cd/values.yaml). */
 export interface ArgoCdValues {
+  global: { networkPolicy: { create: boolean }; domain?: string };
   dex: { enabled: boolean };
-  global: { networkPolicy: { create: boolean } };
   configs: {
     cm: Record<string, string>;
     params: { "server.insecure": boolean };
     rbac: { "policy.default": string };
-    secret: {
+    /** A Pulumi secret of its own: the rest of the values stays readable in previews. */
+    secret: pulumi.Input<{
       argocdServerAdminPassword: string;
       argocdServerAdminPasswordMtime: string;
       githubSecret: string;
-    };
+    }>;
   };
   controller: Component;
   server: Component & {
-    service: { type: string; nodePortHttp?: number; annotations?: Record<string, string> };
+    service: { type: string; nodePortHttp?: number };
+    ingress?: {
+      enabled: boolean;
+      controller: "aws";
+      ingressClassName: string;
+      hostname: string;
+      path: string;
+      pathType: string;
+      annotations: pulumi.Input<Record<string, string>>;
+      aws: { backendProtocolVersion: "GRPC"; serviceType: "ClusterIP" };
+    };
   };
   repoServer: Component;
   applicationSet: Component;
@@ -75,11 +80,14 @@ export interface ArgoCdValues {
 
 /** Argo CD's release name: the chart's objects are named argocd-server, argocd-repo-server, ... */
 const RELEASE = "argocd";
+/** The server's Service and its plain-HTTP port: what the load balancer forwards to (TLS ends there). */
+export const ARGOCD_SERVER_SERVICE = { name: `${RELEASE}-server`, port: 80 };
 
 /**
  * Argo CD from the pinned argo-cd chart: a generated admin password (stored bcrypt-hashed, exported as a
  * secret), read-only default RBAC, metrics with ServiceMonitors, an optional highly available layout,
- * the server on a NodePort (kind) or an AWS NLB (EKS), and a generated GitHub webhook secret.
+ * the server on a NodePort (kind) or an ALB Ingress for UI and gRPC (EKS), and a generated GitHub webhook
+ * secret.
  */
 export class ArgoCD extends pulumi.ComponentResource {
   public readonly namespace: pulumi.Output<string>;
@@ -88,7 +96,7 @@ export class ArgoCD extends pulumi.ComponentResource {
   public readonly adminPassword: pulumi.Output<string>;
   /** Shared secret of the GitHub webhook (argocd-secret `webhook.github.secret`); a secret output. */
   public readonly webhookSecret: pulumi.Output<string>;
-  /** URL of the UI and API: http://localhost:<nodePort> on kind, https://<NLB hostname> on EKS. */
+  /** URL of the UI and API: http://localhost:<nodePort> on kind, https://argocd.<domain> on EKS. */
   public readonly url: pulumi.Output<string>;
 
   constructor(name: string, args: ArgoCDArgs, opts?: pulumi.ComponentResourceOptions) {
@@ -126,18 +134,20 @@ export class ArgoCD extends pulumi.ComponentResource {
     );
 
     // bcryptHash is computed once by the random provider, so the argocd-secret stays stable across runs.
-    const values = pulumi
-      .all([password.bcryptHash, passwordMtime.stdout, webhookSecret.result])
-      .apply(([hash, mtime, githubSecret]) =>
-        argoCdValues({ ...args, highAvailability: ha, serviceMonitors, hash, mtime, githubSecret }),
-      );
+    const values = argoCdValues({
+      ...args,
+      highAvailability: ha,
+      serviceMonitors,
+      hash: password.bcryptHash,
+      mtime: passwordMtime.stdout,
+      githubSecret: webhookSecret.result,
+    });
     this.release = pinnedRelease(`${name}-release`, {
       source: ARGOCD_CHART,
       version: args.chartVersion,
       releaseName: RELEASE,
       namespace: namespace.metadata.name,
       values,
-      secretValues: true,
       provider: args.provider,
       parent: this,
       dependsOn: [...(args.dependsOn ?? []), ...(args.monitoringCrds ? [args.monitoringCrds] : [])],
@@ -146,10 +156,7 @@ export class ArgoCD extends pulumi.ComponentResource {
     this.namespace = namespace.metadata.name;
     this.adminPassword = pulumi.secret(password.result);
     this.webhookSecret = pulumi.secret(webhookSecret.result);
-    this.url =
-      args.exposure.type === "NodePort"
-        ? pulumi.output(`http://localhost:${args.exposure.nodePort}`)
-        : pulumi.interpolate`https://${loadBalancerHostname(`${name}-server`, this.release, `${RELEASE}-server`, args.provider, this)}`;
+    this.url = pulumi.output(exposureUrl(args.exposure));
 
     this.registerOutputs({
       namespace: this.namespace,
@@ -167,10 +174,10 @@ export function argoCdValues(settings: {
   exposure: Exposure;
   url?: string;
   reconciliationTimeout?: string;
-  hash: string;
+  hash: pulumi.Input<string>;
   /** When the password was set (RFC 3339, UTC). */
-  mtime: string;
-  githubSecret: string;
+  mtime: pulumi.Input<string>;
+  githubSecret: pulumi.Input<string>;
 }): ArgoCdValues {
   const metrics = { enabled: true, serviceMonitor: { enabled: settings.serviceMonitors } };
   const ha = settings.highAvailability;
@@ -179,13 +186,17 @@ export function argoCdValues(settings: {
     pdb: { enabled: ha, ...(ha ? { minAvailable: 1 } : {}) },
     metrics,
   });
-  const kind = settings.exposure.type === "NodePort";
+  const exposure = settings.exposure;
   return {
+    global: {
+      // The chart's NetworkPolicies (its default since 10.0): each component admits only its known peers,
+      // the server and every metrics port stay open. Enforced where the CNI implements NetworkPolicy.
+      networkPolicy: { create: true },
+      // argocd-cm `url` (links, SSO callbacks) is https://<global.domain> unless configs.cm.url says otherwise.
+      ...(exposure.type === "Ingress" ? { domain: exposure.host } : {}),
+    },
     // No SSO is configured: the admin account and RBAC roles are the way in.
     dex: { enabled: false },
-    // The chart's NetworkPolicies (its default since 10.0): each component admits only its known peers,
-    // the server and every metrics port stay open. Enforced where the CNI implements NetworkPolicy.
-    global: { networkPolicy: { create: true } },
     configs: {
       cm: {
         ...(settings.url ? { url: settings.url } : {}),
@@ -193,24 +204,41 @@ export function argoCdValues(settings: {
           ? { "timeout.reconciliation": settings.reconciliationTimeout }
           : {}),
       },
-      // kind serves plain HTTP on its NodePort; on EKS the server terminates TLS itself behind the NLB.
-      params: { "server.insecure": kind },
+      // Plain HTTP inside the cluster: kind has no TLS, and on EKS TLS ends at the load balancer.
+      params: { "server.insecure": true },
       rbac: { "policy.default": "role:readonly" },
-      secret: {
-        argocdServerAdminPassword: settings.hash,
-        argocdServerAdminPasswordMtime: settings.mtime,
-        githubSecret: settings.githubSecret,
-      },
+      secret: pulumi.secret(
+        pulumi
+          .all([settings.hash, settings.mtime, settings.githubSecret])
+          .apply(([argocdServerAdminPassword, argocdServerAdminPasswordMtime, githubSecret]) => ({
+            argocdServerAdminPassword,
+            argocdServerAdminPasswordMtime,
+            githubSecret,
+          })),
+      ),
     },
     // The controller shards clusters instead of replicating them: one replica (and so no PDB, which would
     // block node drains) is the chart's HA layout for a single cluster.
     controller: { replicas: 1, metrics },
     server: {
       ...replicated(2),
-      service:
-        settings.exposure.type === "NodePort"
-          ? { type: "NodePort", nodePortHttp: settings.exposure.nodePort }
-          : { type: "LoadBalancer", annotations: NLB_ANNOTATIONS },
+      ...(exposure.type === "NodePort"
+        ? { service: { type: "NodePort", nodePortHttp: exposure.nodePort } }
+        : {
+            service: { type: "ClusterIP" },
+            // The chart's ALB layout: one host, gRPC requests (Content-Type application/grpc) to an
+            // argocd-server-grpc Service with backend protocol GRPC, everything else to argocd-server.
+            ingress: {
+              enabled: true,
+              controller: "aws",
+              ingressClassName: ALB_INGRESS_CLASS,
+              hostname: exposure.host,
+              path: "/",
+              pathType: "Prefix",
+              annotations: exposure.annotations,
+              aws: { backendProtocolVersion: "GRPC", serviceType: "ClusterIP" },
+            },
+          }),
     },
     repoServer: replicated(2),
     applicationSet: replicated(2),

@@ -40,3 +40,9 @@ export function irsaTrustPolicy(
       ),
     );
 }
+
+/** The cluster's IAM OIDC provider, as IRSA roles need it. */
+export interface OidcProvider {
+  arn: pulumi.Input<string>;
+  url: pulumi.Input<string>;
+}

@@ -21,6 +21,7 @@ export const APP_RESOURCE_KINDS = [
   { group: "policy", kind: "PodDisruptionBudget" },
   { group: "autoscaling", kind: "HorizontalPodAutoscaler" },
   { group: "networking.k8s.io", kind: "NetworkPolicy" },
+  { group: "networking.k8s.io", kind: "Ingress" },
   { group: "monitoring.coreos.com", kind: "ServiceMonitor" },
 ];
 
@@ -64,6 +65,11 @@ export interface GitOpsArgs {
    * fills itself (the local git server starts empty). Needs `writer`. Default: none.
    */
   pushTree?: { sourceDir: string };
+  /**
+   * Values the platform hands every app chart (gitops/apps `appValues`), e.g. the app's ingress host and
+   * load balancer annotations: facts of the platform, not of git. Default: none.
+   */
+  appValues?: pulumi.Input<Record<string, unknown>>;
   /** Cluster facts for git-side charts, set as annotations on Argo CD's in-cluster cluster Secret. */
   clusterFacts?: Record<string, pulumi.Input<string>>;
   /** The stack's Kubernetes provider. */
@@ -275,6 +281,7 @@ export class GitOps extends pulumi.ComponentResource {
                 targetRevision: args.revision,
                 project: this.projectName,
                 argocdNamespace: namespace,
+                ...(args.appValues ? { appValues: args.appValues } : {}),
               },
             },
           },
