@@ -106,5 +106,6 @@ export = async () => {
     prometheusUrl: monitoring.prometheusUrl,
     backupBucket: backup.bucket,
     ...(gitHub?.actionsRoleArn ? { githubActionsRoleArn: gitHub.actionsRoleArn } : {}),
+    ...(gitHub?.previewRoleArn ? { githubPreviewRoleArn: gitHub.previewRoleArn } : {}),
   };
 };

@@ -225,6 +225,11 @@ class RecordingMocks implements pulumi.runtime.Mocks {
           slug: args.inputs.slug,
           name: args.inputs.slug,
         };
+      case "aws:iam/getOpenIdConnectProvider:getOpenIdConnectProvider":
+        return {
+          arn: "arn:aws:iam::123456789012:oidc-provider/token.actions.githubusercontent.com",
+          url: args.inputs.url,
+        };
       case "aws:index/getPartition:getPartition":
         return { partition: "aws", dnsSuffix: "amazonaws.com" };
       default:
