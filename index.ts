@@ -2,7 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { ArgoCD } from "./components/addons/argocd";
 import { createBackup } from "./components/addons/backup";
 import { createCluster } from "./components/cluster/cluster";
-import { loadPlatformConfig } from "./components/config";
+import { loadPlatformConfig, loadSecretConfig } from "./components/config";
 import { createGitHubResources } from "./components/github/github-wiring";
 import { GitOps } from "./components/gitops/gitops";
 import type { Exposure } from "./components/addons/helm-release";
@@ -51,6 +51,12 @@ export = async () => {
     // GitHub cannot reach a kind cluster: poll git every minute instead of waiting for webhooks.
     reconciliationTimeout: kind ? "60s" : undefined,
     monitoringCrds: monitoring.prometheusStack,
+    sso: config.addons.argocdSso
+      ? {
+          ...config.addons.argocdSso,
+          clientSecret: loadSecretConfig().argocdSsoClientSecret as pulumi.Output<string>,
+        }
+      : undefined,
   });
   const backup = await createBackup(config, cluster, {
     ...addonOptions,
@@ -58,6 +64,8 @@ export = async () => {
   });
 
   const gitHub = await createGitHubResources(config, cluster);
+  // GHCR is pulled with a read:packages token from config; ECR through the node role; local needs none.
+  const ghcrPullToken = config.imageRegistry === "ghcr" ? loadSecretConfig().ghcrPullToken : undefined;
 
   const gitops = new GitOps(
     `${config.cluster.name}-gitops`,
@@ -75,6 +83,13 @@ export = async () => {
           }
         : undefined,
       image: { repository: appImage.repository, tag: appImage.tag, digest: appImage.digest },
+      imagePullCredentials: ghcrPullToken
+        ? {
+            registry: "ghcr.io",
+            username: config.appImage.ghcrPullUsername ?? (config.appImage.ghcrOwner as string),
+            password: ghcrPullToken,
+          }
+        : undefined,
       clusterFacts: {
         cluster_name: cluster.clusterName,
         cluster_provider: config.cluster.provider,
@@ -98,6 +113,7 @@ export = async () => {
     gitopsRepoUrl: config.gitops.repoUrl,
     gitopsRevision: config.gitops.revision,
     argocdProject: gitops.projectName,
+    argocdBootstrapProject: gitops.bootstrapProjectName,
     argocdRootApplication: gitops.rootApplicationName,
     argocdUrl: argocd.url,
     argocdAdminPassword: argocd.adminPassword,

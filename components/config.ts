@@ -289,6 +289,8 @@ export interface PlatformConfig {
     readonly argocdSso?: {
       readonly githubOrg: string;
       readonly clientId: string;
+      /** Argo CD's public URL (argocd-cm `url`); Dex's callback is <url>/api/dex/callback. */
+      readonly url: string;
       readonly teamRoles: readonly { readonly team: string; readonly role: (typeof ARGOCD_ROLES)[number] }[];
     };
     readonly prometheus: { readonly retention: string; readonly storageGiB: number };
@@ -620,11 +622,12 @@ function toPlatformConfig(c: RawConfig, context: ConfigContext): PlatformConfig 
     },
     addons: {
       argocdHighAvailability: c.argocdHighAvailability,
-      ...(c.argocdSsoClientId && c.argocdSsoGithubOrg
+      ...(c.argocdSsoClientId && c.argocdSsoGithubOrg && c.argocdPublicUrl
         ? {
             argocdSso: {
               githubOrg: c.argocdSsoGithubOrg,
               clientId: c.argocdSsoClientId,
+              url: c.argocdPublicUrl.replace(/\/+$/, ""),
               teamRoles: c.argocdSsoTeamRoles.map((entry) => {
                 const [team, role] = entry.split(":") as [string, (typeof ARGOCD_ROLES)[number]];
                 return { team, role };

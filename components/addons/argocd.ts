@@ -1,6 +1,7 @@
 import type * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
+import { stringify } from "yaml";
 import {
   addonNamespace,
   loadBalancerHostname,
@@ -26,6 +27,11 @@ export interface ArgoCDArgs {
   reconciliationTimeout?: string;
   /** The release installing the Prometheus Operator CRDs: metrics ServiceMonitors are on and the install waits for it. Default: none (no ServiceMonitors). */
   monitoringCrds?: pulumi.Resource;
+  /**
+   * GitHub OAuth through Dex: members of the organisation sign in, teams map to roles, and the local
+   * `admin` account is disabled. Default: none (the admin account, whose password is a stack output).
+   */
+  sso?: ArgoCdSso & { clientSecret: pulumi.Input<string> };
   /** Resources the install waits for, typically the cluster with its nodes. Default: none. */
   dependsOn?: pulumi.Input<pulumi.Resource>[];
   /** The stack's Kubernetes provider. */
@@ -42,14 +48,30 @@ interface Component {
   metrics: Metrics;
 }
 
+/** Single sign-on through Dex's GitHub connector. */
+export interface ArgoCdSso {
+  /** Organisation whose members may sign in. */
+  githubOrg: string;
+  /** Client id of the GitHub OAuth App (its callback: `<url>/api/dex/callback`). */
+  clientId: string;
+  /** Argo CD's public URL (argocd-cm `url`). */
+  url: string;
+  /** Teams (slugs) of the organisation and the built-in role each gets. */
+  teamRoles: readonly { team: string; role: "admin" | "readonly" }[];
+}
+
 /** The argo-cd chart values this component sets (charts/argo-cd/values.yaml). */
 export interface ArgoCdValues {
   dex: { enabled: boolean };
   configs: {
     cm: Record<string, string>;
     params: { "server.insecure": boolean };
-    rbac: { "policy.default": string };
-    secret: { argocdServerAdminPassword: string; githubSecret: string };
+    rbac: { "policy.default": string; "policy.csv": string; scopes: string };
+    secret: {
+      argocdServerAdminPassword: string;
+      githubSecret: string;
+      extra?: Record<string, string>;
+    };
   };
   controller: Component;
   server: Component & {
@@ -108,9 +130,17 @@ export class ArgoCD extends pulumi.ComponentResource {
 
     // bcryptHash is computed once by the random provider, so the argocd-secret stays stable across runs.
     const values = pulumi
-      .all([password.bcryptHash, webhookSecret.result])
-      .apply(([hash, githubSecret]) =>
-        argoCdValues({ ...args, highAvailability: ha, serviceMonitors, hash, githubSecret }),
+      .all([password.bcryptHash, webhookSecret.result, args.sso?.clientSecret ?? ""])
+      .apply(([hash, githubSecret, ssoClientSecret]) =>
+        argoCdValues({
+          exposure: args.exposure,
+          reconciliationTimeout: args.reconciliationTimeout,
+          highAvailability: ha,
+          serviceMonitors,
+          hash,
+          githubSecret,
+          ...(args.sso ? { sso: { ...args.sso, clientSecret: ssoClientSecret } } : {}),
+        }),
       );
     this.release = pinnedRelease(`${name}-release`, {
       source: ARGOCD_CHART,
@@ -149,6 +179,7 @@ export function argoCdValues(settings: {
   reconciliationTimeout?: string;
   hash: string;
   githubSecret: string;
+  sso?: ArgoCdSso & { clientSecret: string };
 }): ArgoCdValues {
   const metrics = { enabled: true, serviceMonitor: { enabled: settings.serviceMonitors } };
   const ha = settings.highAvailability;
@@ -158,15 +189,33 @@ export function argoCdValues(settings: {
     metrics,
   });
   const kind = settings.exposure.type === "NodePort";
+  const sso = settings.sso;
   return {
-    // No SSO is configured: the admin account and RBAC roles are the way in.
-    dex: { enabled: false },
+    // Without SSO the admin account is the way in; with it, Dex and GitHub teams.
+    dex: { enabled: sso !== undefined },
     configs: {
-      cm: settings.reconciliationTimeout ? { "timeout.reconciliation": settings.reconciliationTimeout } : {},
+      cm: {
+        ...(settings.reconciliationTimeout
+          ? { "timeout.reconciliation": settings.reconciliationTimeout }
+          : {}),
+        ...(sso ? ssoSettings(sso) : {}),
+      },
       // kind serves plain HTTP on its NodePort; on EKS the server terminates TLS itself behind the NLB.
       params: { "server.insecure": kind },
-      rbac: { "policy.default": "role:readonly" },
-      secret: { argocdServerAdminPassword: settings.hash, githubSecret: settings.githubSecret },
+      // No role for anyone not named: a signed-in stranger of the organisation sees nothing.
+      rbac: {
+        "policy.default": "",
+        "policy.csv": (sso?.teamRoles ?? [])
+          .map(({ team, role }) => `g, ${sso?.githubOrg}:${team}, role:${role}`)
+          .join("\n"),
+        scopes: "[groups]",
+      },
+      secret: {
+        argocdServerAdminPassword: settings.hash,
+        githubSecret: settings.githubSecret,
+        // Rendered into argocd-secret; dex.config refers to it as $dex.github.clientSecret.
+        ...(sso ? { extra: { "dex.github.clientSecret": sso.clientSecret } } : {}),
+      },
     },
     // The controller shards clusters instead of replicating them: one replica (and so no PDB, which would
     // block node drains) is the chart's HA layout for a single cluster.
@@ -187,4 +236,21 @@ export function argoCdValues(settings: {
       ? { enabled: true, exporter: { enabled: true, serviceMonitor: { enabled: settings.serviceMonitors } } }
       : { enabled: false },
   };
+}
+
+/** argocd-cm entries of GitHub SSO: the URL Dex calls back to, the connector, and no local admin. */
+function ssoSettings(sso: ArgoCdSso): Record<string, string> {
+  const connector = {
+    type: "github",
+    id: "github",
+    name: "GitHub",
+    config: {
+      clientID: sso.clientId,
+      clientSecret: "$dex.github.clientSecret",
+      // Only members of these teams may sign in; groups are "<org>:<team-slug>".
+      orgs: [{ name: sso.githubOrg, teams: [...new Set(sso.teamRoles.map((t) => t.team))] }],
+      teamNameField: "slug",
+    },
+  };
+  return { url: sso.url, "dex.config": stringify({ connectors: [connector] }), "admin.enabled": "false" };
 }

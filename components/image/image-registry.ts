@@ -11,6 +11,7 @@ const APP_DIR = path.resolve(__dirname, "..", "..", "app");
 /**
  * Builds and pushes the app image to the stack's registry: the kind registry (dev, native platform),
  * GHCR or ECR (multi-platform amd64 + arm64). ECR code, and with it @pulumi/aws, loads only when used.
+ * The tag is the build context's content hash, so the same source never yields a new image.
  */
 export async function createAppImage(config: PlatformConfig, cluster: PlatformCluster): Promise<AppImage> {
   const name = `${config.cluster.name}-app`;
@@ -28,13 +29,13 @@ export async function createAppImage(config: PlatformConfig, cluster: PlatformCl
     }
     case "ghcr": {
       const owner = config.appImage.ghcrOwner as string; // required by config validation for ghcr
-      const token =
-        new pulumi.Config("github").getSecret("token") ?? pulumi.secret(process.env.GITHUB_TOKEN ?? "");
+      // No credentials here: the push uses the builder's login to ghcr.io, which deploy.yml makes with
+      // the job's own GITHUB_TOKEN (packages: write) and a person makes with `docker login ghcr.io`.
+      // So neither the repository-admin token nor any push token is kept in the state.
       return new AppImage(name, {
         ...common,
         repository: `ghcr.io/${owner}/${config.appImage.name}`,
         platforms: ["linux/amd64", "linux/arm64"],
-        registry: { address: "ghcr.io", username: process.env.GITHUB_ACTOR ?? owner, password: token },
       });
     }
     case "ecr": {
