@@ -29,6 +29,18 @@ export const CLUSTER_TAG = "gitops-platform:cluster";
 /** Name prefix of the GitHub Actions roles and their policies (`<cluster>-github-...`). */
 export const githubRolePrefix = (clusterName: string) => `${clusterName}-github-`;
 
+/** S3 bucket-level configuration, as the suffix of its Get and Put actions (no object action). */
+const BUCKET_CONFIGURATION = [
+  "Bucket*",
+  "EncryptionConfiguration",
+  "LifecycleConfiguration",
+  "ReplicationConfiguration",
+  "AnalyticsConfiguration",
+  "InventoryConfiguration",
+  "MetricsConfiguration",
+  "IntelligentTieringConfiguration",
+];
+
 type Statement = {
   Sid: string;
   Effect: "Allow" | "Deny";
@@ -88,8 +100,14 @@ function readStatements(s: DeployScope): Statement[] {
       Resource: "*",
     },
     { Sid: "EksAmiParameters", Effect: "Allow", Action: ["ssm:GetParameter"], Resource: a.eksAmiParameters },
-    // Bucket ARNs only: configuration reads, never the objects (Velero backups hold the cluster's Secrets).
-    { Sid: "ReadBucketConfiguration", Effect: "Allow", Action: ["s3:Get*"], Resource: a.buckets },
+    // Bucket configuration only, never the objects (Velero backups hold the cluster's Secrets). The
+    // actions are named: a resource wildcard like <cluster>-* also matches <cluster>-bucket/<object>.
+    {
+      Sid: "ReadBucketConfiguration",
+      Effect: "Allow",
+      Action: [...BUCKET_CONFIGURATION.map((c) => `s3:Get${c}`), "s3:GetAccelerateConfiguration"],
+      Resource: a.buckets,
+    },
   ];
 }
 
@@ -250,7 +268,13 @@ export function deployPolicyDocument(s: DeployScope): string {
     {
       Sid: "S3OwnBuckets",
       Effect: "Allow",
-      Action: ["s3:CreateBucket", "s3:DeleteBucket", "s3:ListBucket", "s3:Put*"],
+      Action: [
+        "s3:CreateBucket",
+        "s3:DeleteBucket",
+        "s3:ListBucket",
+        "s3:DeleteBucketPolicy",
+        ...BUCKET_CONFIGURATION.map((c) => `s3:Put${c}`),
+      ],
       Resource: a.buckets,
     },
     {
