@@ -18,6 +18,9 @@ import { findOnPath, requiredChecks, runChecks, type CheckName } from "../automa
 import type { StackApi, StackHandle, StackSelection } from "../automation/stack-api";
 import { PROJECT_DIR } from "../automation/stack-files";
 import { commentMarker } from "../automation/summary";
+import type { EvaluatedResource, Evaluation } from "../automation/evaluate";
+import { EKS_ACCESS_POLICIES } from "../components/cluster/access-entry";
+import { evaluated } from "./support/stacks";
 
 function tmpDir(prefix: string): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), `gitops-${prefix}-`));
@@ -300,7 +303,13 @@ function lockError(): Error {
 }
 
 function harness(
-  opts: { env?: Record<string, string>; stack?: FakeStack; tools?: Record<string, string | null> } = {},
+  opts: {
+    env?: Record<string, string>;
+    stack?: FakeStack;
+    /** The Automation API boundary itself, instead of one that always hands out `stack`. */
+    api?: StackApi;
+    tools?: Record<string, string | null>;
+  } = {},
 ) {
   const project = tmpDir("project");
   fs.writeFileSync(path.join(project, "Pulumi.yaml"), "name: gitops-platform\nruntime: nodejs\n");
@@ -335,7 +344,7 @@ function harness(
     stderr: (s) => void err.push(s),
     stackApi: async () => {
       stackApiLoads++;
-      return api;
+      return opts.api ?? api;
     },
     commentsApi: async (token) => {
       tokens.push(token);
@@ -611,6 +620,139 @@ describe("automation: the driver", () => {
       assert.equal(await h.run(["up", "dev"]), EXIT.ok);
       assert.deepEqual(h.tokens, []);
     });
+  });
+});
+
+/**
+ * One AWS account and its EKS clusters as the Automation API boundary sees them: `up` runs the real
+ * program under mocks (the resources it would create), and before any Kubernetes resource is applied
+ * the caller must be admitted the way EKS admits it (the cluster's creator, or an access entry with an
+ * access policy that exists from an earlier update). What an update creates is the account's state.
+ */
+class FakeEksAccount {
+  state: EvaluatedResource[] = [];
+  creator?: string;
+  admitted(caller: string, policyArn: string = EKS_ACCESS_POLICIES.clusterAdmin): boolean {
+    if (caller === this.creator) return true;
+    const entry = this.state.find(
+      (r) => r.type === "aws:eks/accessEntry:AccessEntry" && r.inputs.principalArn === caller,
+    );
+    const association = this.state.find(
+      (r) =>
+        r.type === "aws:eks/accessPolicyAssociation:AccessPolicyAssociation" &&
+        r.inputs.principalArn === caller &&
+        r.inputs.policyArn === policyArn,
+    );
+    return entry !== undefined && association !== undefined;
+  }
+  /** The Automation API as `caller` (what STS says the credentials are) sees it. */
+  api(caller: string, program: (stack: string) => Promise<Evaluation>): StackApi {
+    const account = this;
+    return {
+      async createOrSelectStack({ stackName }) {
+        const stack: StackHandle = {
+          async up(opts) {
+            const evaluation = await program(stackName);
+            const kubernetes = evaluation.resources.filter((r) => r.type.startsWith("kubernetes:"));
+            if (account.state.length === 0) account.creator = caller; // EKS makes the creator admin
+            if (kubernetes.length > 0 && !account.admitted(caller)) {
+              throw new Error(
+                `code: 255\n stdout: \n stderr: error: ${kubernetes[0]!.type} ${kubernetes[0]!.name}: the server has asked for the client to provide credentials (${caller} is not admitted to the cluster)\n err?: \n`,
+              );
+            }
+            opts?.onOutput?.(`[engine] up ${stackName} as ${caller}\n`);
+            const created = account.state.length === 0 ? evaluation.resources.length : 0;
+            account.state = evaluation.resources;
+            const outputs = Object.fromEntries(
+              Object.entries(evaluation.outputs).map(([k, value]) => [
+                k,
+                { value, secret: evaluation.secretOutputs.includes(k) },
+              ]),
+            );
+            return {
+              stdout: "",
+              outputs,
+              summary: { resourceChanges: { create: created, same: evaluation.resources.length - created } },
+            };
+          },
+          async outputs() {
+            throw new Error("not used");
+          },
+          preview: () => Promise.reject(new Error("not used")),
+          refresh: () => Promise.reject(new Error("not used")),
+          previewRefresh: () => Promise.reject(new Error("not used")),
+          destroy: () => Promise.reject(new Error("not used")),
+        };
+        return stack;
+      },
+    };
+  }
+}
+
+describe("automation: the bootstrap hand-over (docs/bootstrap.md), local `up` then CI `up`", () => {
+  const ADMIN = "arn:aws:iam::123456789012:user/alice";
+  const backend = {
+    PULUMI_BACKEND_URL: "s3://acme-pulumi-state?region=eu-west-1",
+    PULUMI_CONFIG_PASSPHRASE: "pp",
+  };
+  const local = { ...backend, AWS_PROFILE: "admin" };
+  const ci = {
+    ...backend,
+    GITHUB_ACTIONS: "true",
+    GITHUB_EVENT_NAME: "push",
+    GITHUB_REPOSITORY: "gitops-platform/gitops-platform",
+    AWS_ACCESS_KEY_ID: "ASIAEXAMPLE",
+    GITOPS_GITHUB_TOKEN: "ghp_admin",
+  };
+
+  async function handOver(program: (stack: string) => Promise<Evaluation>, stack: "staging" | "prod") {
+    const account = new FakeEksAccount();
+    const first = harness({ env: local, api: account.api(ADMIN, program), tools: { kind: null } });
+    const localCode = await first.run(["up", stack]);
+    // The role CI assumes through OIDC is the one the first update created and exported.
+    const evaluation = await program(stack);
+    const ciRole = String(evaluation.outputs.githubActionsRoleArn);
+    const second = harness({ env: ci, api: account.api(ciRole, program), tools: { kind: null } });
+    const ciCode = await second.run(["up", stack]);
+    return { account, ciRole, localCode, ciCode, first, second };
+  }
+
+  for (const stack of ["staging", "prod"] as const) {
+    it(`${stack}: the admin's first up creates the deploy role's access entry, so the CI identity is admitted`, async () => {
+      const run = await handOver(evaluated, stack);
+      assert.equal(run.localCode, EXIT.ok, run.first.err());
+      assert.equal(run.account.creator, ADMIN);
+      assert.match(run.ciRole, new RegExp(`gitops-${stack}-github-actions-role$`));
+      assert.ok(run.account.admitted(run.ciRole), "an access entry with the cluster admin policy");
+      assert.equal(run.ciCode, EXIT.ok, run.second.err());
+      assert.match(run.second.out(), new RegExp(`\\[engine\\] up ${stack} as ${run.ciRole}`));
+      assert.match(run.second.err(), new RegExp(`up ${stack}: done, 0 change\\(s\\)`));
+    });
+  }
+
+  it("without the access entries (the old program) the CI up fails at the first Kubernetes resource", async () => {
+    const withoutEntries = async (stack: string) => {
+      const e = await evaluated(stack);
+      return { ...e, resources: e.resources.filter((r) => !r.type.startsWith("aws:eks/access")) };
+    };
+    const run = await handOver(withoutEntries, "staging");
+    assert.equal(run.localCode, EXIT.ok, "the creator is admitted");
+    assert.equal(run.ciCode, EXIT.failed);
+    assert.match(run.second.err(), /is not admitted to the cluster/);
+  });
+
+  it("the preview role is admitted read-only (view), not as admin", async () => {
+    const account = new FakeEksAccount();
+    assert.equal(
+      await harness({ env: local, api: account.api(ADMIN, evaluated), tools: { kind: null } }).run([
+        "up",
+        "staging",
+      ]),
+      EXIT.ok,
+    );
+    const preview = String((await evaluated("staging")).outputs.githubPreviewRoleArn);
+    assert.ok(account.admitted(preview, EKS_ACCESS_POLICIES.view));
+    assert.ok(!account.admitted(preview), "no cluster admin for pull requests");
   });
 });
 
