@@ -18,7 +18,7 @@ import { findOnPath, requiredChecks, runChecks, type CheckName } from "../automa
 import type { StackApi, StackHandle, StackSelection } from "../automation/stack-api";
 import { PROJECT_DIR } from "../automation/stack-files";
 import { commentMarker } from "../automation/summary";
-import type { EvaluatedResource, Evaluation } from "../automation/evaluate";
+import { evaluateStack, readProject, type EvaluatedResource, type Evaluation } from "../automation/evaluate";
 import { EKS_ACCESS_POLICIES } from "../components/cluster/access-entry";
 import { evaluated } from "./support/stacks";
 
@@ -625,19 +625,23 @@ describe("automation: the driver", () => {
 
 /**
  * One AWS account and its EKS clusters as the Automation API boundary sees them: `up` runs the real
- * program under mocks (the resources it would create), and before any Kubernetes resource is applied
- * the caller must be admitted the way EKS admits it (the cluster's creator, or an access entry with an
- * access policy that exists from an earlier update). What an update creates is the account's state.
+ * program under mocks (the resources it would create). Before any Kubernetes resource is applied the
+ * caller must be admitted the way EKS admits it (the cluster's creator, or an access entry with an
+ * access policy from an earlier update), and like IAM the account holds one GitHub OIDC provider at
+ * most. What an update creates is the account's state for that stack.
  */
 class FakeEksAccount {
-  state: EvaluatedResource[] = [];
-  creator?: string;
-  admitted(caller: string, policyArn: string = EKS_ACCESS_POLICIES.clusterAdmin): boolean {
-    if (caller === this.creator) return true;
-    const entry = this.state.find(
+  readonly state = new Map<string, EvaluatedResource[]>();
+  readonly creator = new Map<string, string>();
+  constructor(private readonly program: (stack: string) => Promise<Evaluation>) {}
+
+  admitted(stack: string, caller: string, policyArn: string = EKS_ACCESS_POLICIES.clusterAdmin): boolean {
+    if (caller === this.creator.get(stack)) return true;
+    const resources = this.state.get(stack) ?? [];
+    const entry = resources.find(
       (r) => r.type === "aws:eks/accessEntry:AccessEntry" && r.inputs.principalArn === caller,
     );
-    const association = this.state.find(
+    const association = resources.find(
       (r) =>
         r.type === "aws:eks/accessPolicyAssociation:AccessPolicyAssociation" &&
         r.inputs.principalArn === caller &&
@@ -645,51 +649,102 @@ class FakeEksAccount {
     );
     return entry !== undefined && association !== undefined;
   }
-  /** The Automation API as `caller` (what STS says the credentials are) sees it. */
-  api(caller: string, program: (stack: string) => Promise<Evaluation>): StackApi {
-    const account = this;
+
+  private async up(stackName: string, caller: string, onOutput?: (out: string) => void) {
+    const evaluation = await this.program(stackName);
+    if (evaluation.error) throw evaluation.error;
+    const others = [...this.state].filter(([s]) => s !== stackName).flatMap(([, resources]) => resources);
+    const providers = [...others, ...evaluation.resources].filter(
+      (r) =>
+        r.type === "aws:iam/openIdConnectProvider:OpenIdConnectProvider" &&
+        r.inputs.url === "https://token.actions.githubusercontent.com",
+    );
+    if (providers.length > 1) {
+      throw new Error(
+        "code: 255\n stdout: \n stderr: error: creating IAM OIDC Provider: EntityAlreadyExists: Provider with url https://token.actions.githubusercontent.com already exists.\n err?: \n",
+      );
+    }
+    const first = !this.state.has(stackName);
+    if (first) this.creator.set(stackName, caller); // EKS makes the creator admin
+    const kubernetes = evaluation.resources.find((r) => r.type.startsWith("kubernetes:"));
+    if (kubernetes && !this.admitted(stackName, caller)) {
+      throw new Error(
+        `code: 255\n stdout: \n stderr: error: ${kubernetes.type} ${kubernetes.name}: the server has asked for the client to provide credentials (${caller} is not admitted to the cluster)\n err?: \n`,
+      );
+    }
+    onOutput?.(`[engine] up ${stackName} as ${caller}\n`);
+    this.state.set(stackName, evaluation.resources);
+    const created = first ? evaluation.resources.length : 0;
     return {
-      async createOrSelectStack({ stackName }) {
-        const stack: StackHandle = {
-          async up(opts) {
-            const evaluation = await program(stackName);
-            const kubernetes = evaluation.resources.filter((r) => r.type.startsWith("kubernetes:"));
-            if (account.state.length === 0) account.creator = caller; // EKS makes the creator admin
-            if (kubernetes.length > 0 && !account.admitted(caller)) {
-              throw new Error(
-                `code: 255\n stdout: \n stderr: error: ${kubernetes[0]!.type} ${kubernetes[0]!.name}: the server has asked for the client to provide credentials (${caller} is not admitted to the cluster)\n err?: \n`,
-              );
-            }
-            opts?.onOutput?.(`[engine] up ${stackName} as ${caller}\n`);
-            const created = account.state.length === 0 ? evaluation.resources.length : 0;
-            account.state = evaluation.resources;
-            const outputs = Object.fromEntries(
-              Object.entries(evaluation.outputs).map(([k, value]) => [
-                k,
-                { value, secret: evaluation.secretOutputs.includes(k) },
-              ]),
-            );
-            return {
-              stdout: "",
-              outputs,
-              summary: { resourceChanges: { create: created, same: evaluation.resources.length - created } },
-            };
-          },
-          async outputs() {
-            throw new Error("not used");
-          },
-          preview: () => Promise.reject(new Error("not used")),
-          refresh: () => Promise.reject(new Error("not used")),
-          previewRefresh: () => Promise.reject(new Error("not used")),
-          destroy: () => Promise.reject(new Error("not used")),
-        };
-        return stack;
-      },
+      stdout: "",
+      outputs: Object.fromEntries(
+        Object.entries(evaluation.outputs).map(([k, value]) => [
+          k,
+          { value, secret: evaluation.secretOutputs.includes(k) },
+        ]),
+      ),
+      summary: { resourceChanges: { create: created, same: evaluation.resources.length - created } },
+    };
+  }
+
+  /** The Automation API as `caller` (what STS says the credentials are) sees it. */
+  api(caller: string): StackApi {
+    const unused = () => Promise.reject(new Error("not used by the hand-over"));
+    return {
+      createOrSelectStack: async ({ stackName }) => ({
+        up: (opts) => this.up(stackName, caller, opts?.onOutput),
+        outputs: unused,
+        preview: unused,
+        refresh: unused,
+        previewRefresh: unused,
+        destroy: unused,
+      }),
     };
   }
 }
 
-describe("automation: the bootstrap hand-over (docs/bootstrap.md), local `up` then CI `up`", () => {
+interface BootstrapStep {
+  where: "local" | "ci";
+  argv: string[];
+}
+
+/** The `sh local` / `sh ci` blocks of docs/bootstrap.md: config lines become overrides, `npm run` lines steps. */
+function bootstrapSequence(markdown: string) {
+  const declared = readProject().config ?? {};
+  const overrides = new Map<string, Record<string, unknown>>();
+  const steps: BootstrapStep[] = [];
+  for (const block of markdown.matchAll(/^```sh (local|ci)\n([\s\S]*?)^```/gm)) {
+    for (const line of block[2]!.split("\n").map((l) => l.trim())) {
+      const words = [...line.matchAll(/'[^']*'|"[^"]*"|\S+/g)].map((m) =>
+        m[0].replace(/^(['"])(.*)\1$/, "$2"),
+      );
+      if (words[0] === "pulumi" && words[1] === "config" && words[2] === "set") {
+        const flags = words.slice(3);
+        const stack = flags[flags.indexOf("--stack") + 1]!;
+        const secret = flags.includes("--secret");
+        const [key, value] = flags.filter((w, i) => !w.startsWith("--") && flags[i - 1] !== "--stack");
+        const decl = declared[key!];
+        assert.ok(decl, `docs/bootstrap.md sets ${key}, which Pulumi.yaml does not declare`);
+        assert.equal(
+          secret,
+          decl.secret === true,
+          `${key}: --secret exactly when Pulumi.yaml declares it secret`,
+        );
+        const parsed = secret
+          ? { secure: "v1:set-in-bootstrap" }
+          : decl.type === "array"
+            ? JSON.parse(value!)
+            : value;
+        overrides.set(stack, { ...overrides.get(stack), [`gitops-platform:${key}`]: parsed });
+      } else if (words[0] === "npm" && words[1] === "run") {
+        steps.push({ where: block[1] as "local" | "ci", argv: [words[2]!, ...words.slice(4)] });
+      }
+    }
+  }
+  return { overrides, steps };
+}
+
+describe("automation: the bootstrap hand-over, a local `up` then a CI `up`", () => {
   const ADMIN = "arn:aws:iam::123456789012:user/alice";
   const backend = {
     PULUMI_BACKEND_URL: "s3://acme-pulumi-state?region=eu-west-1",
@@ -704,29 +759,53 @@ describe("automation: the bootstrap hand-over (docs/bootstrap.md), local `up` th
     AWS_ACCESS_KEY_ID: "ASIAEXAMPLE",
     GITOPS_GITHUB_TOKEN: "ghp_admin",
   };
+  const runAs = (account: FakeEksAccount, caller: string, env: Record<string, string>, argv: string[]) => {
+    const h = harness({ env, api: account.api(caller), tools: { kind: null } });
+    return h.run(argv).then((code) => ({ code, h }));
+  };
+  const ciRoleOf = async (program: (stack: string) => Promise<Evaluation>, stack: string) =>
+    String((await program(stack)).outputs.githubActionsRoleArn);
 
-  async function handOver(program: (stack: string) => Promise<Evaluation>, stack: "staging" | "prod") {
-    const account = new FakeEksAccount();
-    const first = harness({ env: local, api: account.api(ADMIN, program), tools: { kind: null } });
-    const localCode = await first.run(["up", stack]);
-    // The role CI assumes through OIDC is the one the first update created and exported.
-    const evaluation = await program(stack);
-    const ciRole = String(evaluation.outputs.githubActionsRoleArn);
-    const second = harness({ env: ci, api: account.api(ciRole, program), tools: { kind: null } });
-    const ciCode = await second.run(["up", stack]);
-    return { account, ciRole, localCode, ciCode, first, second };
-  }
+  it("the bootstrap sequence of docs/bootstrap.md: staging and prod in one account, then CI deploys both", async () => {
+    const { overrides, steps } = bootstrapSequence(
+      fs.readFileSync(path.join(PROJECT_DIR, "docs", "bootstrap.md"), "utf8"),
+    );
+    assert.deepEqual(
+      steps.map((s) => `${s.where}: ${s.argv.join(" ")}`),
+      ["local: up staging", "local: up prod", "ci: up staging", "ci: up prod"],
+    );
+    const cache = new Map<string, Promise<Evaluation>>();
+    const program = (stack: string) => {
+      if (!cache.has(stack)) cache.set(stack, evaluateStack(stack, { overrides: overrides.get(stack) }));
+      return cache.get(stack)!;
+    };
+    const account = new FakeEksAccount(program);
+    for (const step of steps) {
+      const stack = step.argv[1]!;
+      const caller = step.where === "local" ? ADMIN : await ciRoleOf(program, stack);
+      const { code, h } = await runAs(account, caller, step.where === "local" ? local : ci, step.argv);
+      assert.equal(code, EXIT.ok, `${step.where}: ${step.argv.join(" ")}\n${h.err()}`);
+      if (step.where === "ci") {
+        assert.match(caller, new RegExp(`gitops-${stack}-github-actions-role$`));
+        assert.match(h.out(), new RegExp(`\\[engine\\] up ${stack} as ${caller}`));
+      }
+    }
+    // The prod deploy role may read and write the state the docs point at.
+    const prodDeploy = (await program("prod")).resources.find((r) =>
+      r.name.endsWith("-github-actions-deploy"),
+    )!;
+    assert.match(String(prodDeploy.inputs.policy), /arn:aws:s3:::acme-pulumi-state\/\*/);
+  });
 
   for (const stack of ["staging", "prod"] as const) {
-    it(`${stack}: the admin's first up creates the deploy role's access entry, so the CI identity is admitted`, async () => {
-      const run = await handOver(evaluated, stack);
-      assert.equal(run.localCode, EXIT.ok, run.first.err());
-      assert.equal(run.account.creator, ADMIN);
-      assert.match(run.ciRole, new RegExp(`gitops-${stack}-github-actions-role$`));
-      assert.ok(run.account.admitted(run.ciRole), "an access entry with the cluster admin policy");
-      assert.equal(run.ciCode, EXIT.ok, run.second.err());
-      assert.match(run.second.out(), new RegExp(`\\[engine\\] up ${stack} as ${run.ciRole}`));
-      assert.match(run.second.err(), new RegExp(`up ${stack}: done, 0 change\\(s\\)`));
+    it(`${stack} (as committed, own account): the admin's up admits the deploy role, so CI's up runs`, async () => {
+      const account = new FakeEksAccount(evaluated);
+      assert.equal((await runAs(account, ADMIN, local, ["up", stack])).code, EXIT.ok);
+      const role = await ciRoleOf(evaluated, stack);
+      assert.ok(account.admitted(stack, role), "an access entry with the cluster admin policy");
+      const { code, h } = await runAs(account, role, ci, ["up", stack]);
+      assert.equal(code, EXIT.ok, h.err());
+      assert.match(h.err(), new RegExp(`up ${stack}: done, 0 change\\(s\\)`));
     });
   }
 
@@ -735,24 +814,31 @@ describe("automation: the bootstrap hand-over (docs/bootstrap.md), local `up` th
       const e = await evaluated(stack);
       return { ...e, resources: e.resources.filter((r) => !r.type.startsWith("aws:eks/access")) };
     };
-    const run = await handOver(withoutEntries, "staging");
-    assert.equal(run.localCode, EXIT.ok, "the creator is admitted");
-    assert.equal(run.ciCode, EXIT.failed);
-    assert.match(run.second.err(), /is not admitted to the cluster/);
+    const account = new FakeEksAccount(withoutEntries);
+    assert.equal(
+      (await runAs(account, ADMIN, local, ["up", "staging"])).code,
+      EXIT.ok,
+      "the creator is admitted",
+    );
+    const { code, h } = await runAs(account, await ciRoleOf(evaluated, "staging"), ci, ["up", "staging"]);
+    assert.equal(code, EXIT.failed);
+    assert.match(h.err(), /is not admitted to the cluster/);
+  });
+
+  it("two stacks that both create the OIDC provider fail in one account (what githubOidcProvider: existing fixes)", async () => {
+    const account = new FakeEksAccount(evaluated);
+    assert.equal((await runAs(account, ADMIN, local, ["up", "staging"])).code, EXIT.ok);
+    const { code, h } = await runAs(account, ADMIN, local, ["up", "prod"]);
+    assert.equal(code, EXIT.failed);
+    assert.match(h.err(), /EntityAlreadyExists/);
   });
 
   it("the preview role is admitted read-only (view), not as admin", async () => {
-    const account = new FakeEksAccount();
-    assert.equal(
-      await harness({ env: local, api: account.api(ADMIN, evaluated), tools: { kind: null } }).run([
-        "up",
-        "staging",
-      ]),
-      EXIT.ok,
-    );
+    const account = new FakeEksAccount(evaluated);
+    assert.equal((await runAs(account, ADMIN, local, ["up", "staging"])).code, EXIT.ok);
     const preview = String((await evaluated("staging")).outputs.githubPreviewRoleArn);
-    assert.ok(account.admitted(preview, EKS_ACCESS_POLICIES.view));
-    assert.ok(!account.admitted(preview), "no cluster admin for pull requests");
+    assert.ok(account.admitted("staging", preview, EKS_ACCESS_POLICIES.view));
+    assert.ok(!account.admitted("staging", preview), "no cluster admin for pull requests");
   });
 });
 

@@ -89,9 +89,11 @@ export interface GitOpsArgs {
 
 /**
  * Registers the GitOps repository with Argo CD and hands the app to it: a read-only deploy key (GitHub
- * managed) or anonymous HTTPS, the repository and cluster secrets, an AppProject limited to that
- * repository and the app namespaces, the root Application (app-of-apps over gitops/apps), the image
- * reference committed to git and the GitHub webhook.
+ * managed) or anonymous HTTPS, the repository and cluster secrets, two AppProjects (the bootstrap
+ * project of the root Application: Applications in Argo CD's namespace only; the app project: the app
+ * namespaces and the app's kinds only) with `default` locked, the root Application (app-of-apps over
+ * gitops/apps), the image reference committed to the environment's deploy/<env> branch, the image pull
+ * secret where the registry needs one, and the GitHub webhook.
  */
 export class GitOps extends pulumi.ComponentResource {
   /** The app project: app namespaces and the app's kinds only. */
