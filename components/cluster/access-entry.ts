@@ -1,6 +1,6 @@
 // Loaded only by EKS stacks, like the rest of the AWS code.
 import * as aws from "@pulumi/aws";
-import * as pulumi from "@pulumi/pulumi";
+import type * as pulumi from "@pulumi/pulumi";
 
 /**
  * The EKS access policies this program grants. Cluster admin is the narrowest one a deploy works with:

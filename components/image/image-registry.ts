@@ -1,5 +1,5 @@
 import * as path from "node:path";
-import * as pulumi from "@pulumi/pulumi";
+import type * as pulumi from "@pulumi/pulumi";
 import { AppImage } from "./app-image";
 import type { PlatformConfig } from "../config";
 import type { EksCluster } from "../cluster/eks-cluster";
