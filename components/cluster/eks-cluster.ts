@@ -146,35 +146,19 @@ export class EksCluster extends pulumi.ComponentResource implements PlatformClus
     );
 
     // VPC CNI with its own IRSA role and the network policy agent on, so NetworkPolicies are enforced.
-    const cniRole = new aws.iam.Role(
-      `${name}-vpc-cni`,
-      {
-        assumeRolePolicy: irsaTrustPolicy(
-          this.oidcProviderArn,
-          this.oidcProviderUrl,
-          "kube-system",
-          "aws-node",
-        ),
-      },
-      awsOpts,
-    );
-    const cniPolicy = new aws.iam.RolePolicyAttachment(
-      `${name}-vpc-cni-policy`,
-      { role: cniRole.name, policyArn: CNI_POLICY },
-      awsOpts,
-    );
+    const cni = this.addonRole(`${name}-vpc-cni`, "aws-node", CNI_POLICY, awsOpts);
     const vpcCni = new aws.eks.Addon(
       `${name}-vpc-cni`,
       {
         clusterName: this.eksClusterName,
         addonName: "vpc-cni",
-        serviceAccountRoleArn: cniRole.arn,
+        serviceAccountRoleArn: cni.role.arn,
         // aws-vpc-cni chart values (charts/aws-vpc-cni/values.yaml): a string, "false" by default.
         configurationValues: JSON.stringify({ enableNetworkPolicy: "true" }),
         resolveConflictsOnCreate: "OVERWRITE",
         resolveConflictsOnUpdate: "OVERWRITE",
       },
-      { ...awsOpts, dependsOn: [cniPolicy] },
+      { ...awsOpts, dependsOn: [cni.attachment] },
     );
 
     // IMDSv2 only, one hop: the node reaches its metadata, pods (one hop further) do not.
@@ -234,21 +218,10 @@ export class EksCluster extends pulumi.ComponentResource implements PlatformClus
       { ...componentOpts, dependsOn: [...nodePolicies, vpcCni] },
     );
 
-    const ebsCsiRole = new aws.iam.Role(
+    const ebsCsi = this.addonRole(
       `${name}-ebs-csi`,
-      {
-        assumeRolePolicy: irsaTrustPolicy(
-          this.oidcProviderArn,
-          this.oidcProviderUrl,
-          "kube-system",
-          "ebs-csi-controller-sa",
-        ),
-      },
-      awsOpts,
-    );
-    new aws.iam.RolePolicyAttachment(
-      `${name}-ebs-csi-policy`,
-      { role: ebsCsiRole.name, policyArn: "arn:aws:iam::aws:policy/service-role/AmazonEBSCSIDriverPolicy" },
+      "ebs-csi-controller-sa",
+      "arn:aws:iam::aws:policy/service-role/AmazonEBSCSIDriverPolicy",
       awsOpts,
     );
     new aws.eks.Addon(
@@ -256,7 +229,7 @@ export class EksCluster extends pulumi.ComponentResource implements PlatformClus
       {
         clusterName: this.eksClusterName,
         addonName: "aws-ebs-csi-driver",
-        serviceAccountRoleArn: ebsCsiRole.arn,
+        serviceAccountRoleArn: ebsCsi.role.arn,
         resolveConflictsOnUpdate: "OVERWRITE",
       },
       awsOpts,
@@ -273,5 +246,32 @@ export class EksCluster extends pulumi.ComponentResource implements PlatformClus
       vpcId: this.vpcId,
       oidcProviderArn: this.oidcProviderArn,
     });
+  }
+
+  /** An IRSA role for a kube-system add-on's service account, with one managed policy (`<name>-policy`). */
+  private addonRole(
+    name: string,
+    serviceAccount: string,
+    policyArn: string,
+    awsOpts: pulumi.CustomResourceOptions,
+  ): { role: aws.iam.Role; attachment: aws.iam.RolePolicyAttachment } {
+    const role = new aws.iam.Role(
+      name,
+      {
+        assumeRolePolicy: irsaTrustPolicy(
+          this.oidcProviderArn,
+          this.oidcProviderUrl,
+          "kube-system",
+          serviceAccount,
+        ),
+      },
+      awsOpts,
+    );
+    const attachment = new aws.iam.RolePolicyAttachment(
+      `${name}-policy`,
+      { role: role.name, policyArn },
+      awsOpts,
+    );
+    return { role, attachment };
   }
 }
