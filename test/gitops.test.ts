@@ -188,6 +188,36 @@ describe("GitOps with GitHub managed (staging, prod)", () => {
     );
   });
 
+  it("with ghcrPullToken, every app namespace gets a managed pull secret that the image file names", async () => {
+    const e = await evaluateStack("staging", {
+      overrides: { "gitops-platform:ghcrPullToken": { secure: "v1:ciphertext" } },
+    });
+    assert.equal(e.error, undefined);
+    const secret = (ofType(e, "kubernetes:core/v1:Secret") as Resource[]).find((r) =>
+      r.name.endsWith("-image-pull-demo-app"),
+    )!;
+    assert.deepEqual(secret.inputs.metadata, { name: "image-pull", namespace: "demo-app" });
+    assert.equal(secret.inputs.type, "kubernetes.io/dockerconfigjson");
+    assert.ok(
+      secret.secretPaths.some((p) => p.startsWith("stringData")),
+      "the token stays a Pulumi secret",
+    );
+    const auth = JSON.parse(secret.inputs.stringData[".dockerconfigjson"]).auths["ghcr.io"].auth;
+    assert.equal(Buffer.from(auth, "base64").toString(), "gitops-platform:[secret]");
+    const file = ofType(e, "github:index/repositoryFile:RepositoryFile")[0] as Resource;
+    assert.deepEqual(parse(String(file.inputs.content)).imagePullSecrets, [{ name: "image-pull" }]);
+    assert.equal(
+      find("prod", "kubernetes:core/v1:Secret", "-image-pull-demo-app").length,
+      0,
+      "ECR pulls through the node role",
+    );
+    assert.equal(
+      parse(String(only("prod", "github:index/repositoryFile:RepositoryFile").inputs.content))
+        .imagePullSecrets,
+      undefined,
+    );
+  });
+
   it("the trust policy refuses wildcard repositories", () => {
     const workflow = ".github/workflows/deploy.yml@refs/heads/main";
     assert.throws(
