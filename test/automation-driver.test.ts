@@ -722,20 +722,30 @@ function bootstrapSequence(markdown: string) {
         const flags = words.slice(3);
         const stack = flags[flags.indexOf("--stack") + 1]!;
         const secret = flags.includes("--secret");
-        const [key, value] = flags.filter((w, i) => !w.startsWith("--") && flags[i - 1] !== "--stack");
+        const [path, value] = flags.filter((w, i) => !w.startsWith("--") && flags[i - 1] !== "--stack");
+        // `--path 'key[0]' value` sets one element of an array key.
+        const [, key, index] = /^([\w]+)(?:\[(\d+)\])?$/.exec(path!) ?? [];
         const decl = declared[key!];
-        assert.ok(decl, `docs/bootstrap.md sets ${key}, which Pulumi.yaml does not declare`);
+        assert.ok(decl, `docs/bootstrap.md sets ${path}, which Pulumi.yaml does not declare`);
         assert.equal(
           secret,
           decl.secret === true,
           `${key}: --secret exactly when Pulumi.yaml declares it secret`,
         );
+        assert.equal(
+          index !== undefined,
+          decl.type === "array",
+          `${key}: an array is set element by element (--path)`,
+        );
+        if (index !== undefined) assert.ok(flags.includes("--path"), `${path} needs --path`);
+        const full = `gitops-platform:${key}`;
+        const current = overrides.get(stack) ?? {};
         const parsed = secret
           ? { secure: "v1:set-in-bootstrap" }
-          : decl.type === "array"
-            ? JSON.parse(value!)
+          : index !== undefined
+            ? Object.assign([...((current[full] as unknown[]) ?? [])], { [Number(index)]: value })
             : value;
-        overrides.set(stack, { ...overrides.get(stack), [`gitops-platform:${key}`]: parsed });
+        overrides.set(stack, { ...current, [full]: parsed });
       } else if (words[0] === "npm" && words[1] === "run") {
         steps.push({ where: block[1] as "local" | "ci", argv: [words[2]!, ...words.slice(4)] });
       }
