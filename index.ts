@@ -17,8 +17,10 @@ import { Monitoring } from "./components/addons/monitoring";
  *   3. image      the app built and pushed, pinned by digest
  *   4. add-ons    in parallel once the cluster is up: Monitoring (kube-prometheus-stack + Grafana),
  *                 Argo CD and Backup (Velero); only their ServiceMonitors wait for the Prometheus CRDs
- *   5. GitHub     Actions environment, variables and OIDC role (when githubEnabled)
- *   6. GitOps     repository, AppProject and root Application; the image reference committed to git
+ *   5. GitHub     Actions environments limited to main, variables, and on EKS the OIDC deploy (and
+ *                 preview) roles with their access entries (when githubEnabled); docs/security.md
+ *   6. GitOps     repository, bootstrap and app projects (default locked), root Application; the image
+ *                 reference committed to deploy/<env>, its pull secret where the registry needs one
  */
 export = async () => {
   const config = loadPlatformConfig();
