@@ -79,6 +79,7 @@ describe("access: what the deploy role can and cannot do", () => {
       ["iam:CreateOpenIDConnectProvider", `${IAM}:oidc-provider/oidc.eks.eu-west-1.amazonaws.com/id/ABC`],
       ["iam:CreateOpenIDConnectProvider", `${IAM}:oidc-provider/token.actions.githubusercontent.com`],
       ["ecr:PutImage", "arn:aws:ecr:eu-west-1:123456789012:repository/gitops-staging/demo-app"],
+      ["ecr:GetAuthorizationToken", "*"],
       ["s3:PutBucketVersioning", "arn:aws:s3:::gitops-staging-velero-1a2b"],
       ["s3:PutObject", "arn:aws:s3:::acme-pulumi-state/.pulumi/stacks/staging.json"],
       ["ec2:CreateVpc", "*"],
@@ -154,6 +155,7 @@ describe("access: what the deploy role can and cannot do", () => {
       ["eks:UpdateClusterConfig", "arn:aws:eks:eu-west-1:123456789012:cluster/gitops-staging"],
       ["iam:CreateRole", `${IAM}:role/gitops-staging-x`],
       ["ecr:PutImage", "arn:aws:ecr:eu-west-1:123456789012:repository/gitops-staging/demo-app"],
+      ["ecr:GetAuthorizationToken", "*"],
       ["ec2:CreateVpc", "*"],
     ] as const) {
       assert.ok(!allowed(action, resource, preview), `preview may not ${action} on ${resource}`);

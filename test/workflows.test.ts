@@ -344,6 +344,15 @@ describe("workflows", () => {
       }
     });
 
+    it("prod pushes to ECR with the job's own role, logged in before up", () => {
+      const steps = wf().jobs.prod!.steps ?? [];
+      const login = steps.findIndex((s) => /aws ecr get-login-password/.test(s.run ?? ""));
+      const aws = steps.findIndex((s) => s.uses?.startsWith("aws-actions/configure-aws-credentials@"));
+      assert.ok(aws >= 0 && aws < login, "after the OIDC credentials");
+      assert.ok(login < steps.findIndex((s) => /npm run up/.test(s.run ?? "")), "before up");
+      assert.match(steps[login]!.run!, /docker login --username AWS --password-stdin "\$registry"/);
+    });
+
     it("pushes to GHCR with the job's own GITHUB_TOKEN, never the repository-admin token", () => {
       const staging = wf().jobs.staging!;
       assert.equal((staging.permissions as Record<string, string>).packages, "write");

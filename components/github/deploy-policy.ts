@@ -92,7 +92,6 @@ function readStatements(s: DeployScope): Statement[] {
         "ecr:List*",
         "ecr:GetLifecyclePolicy",
         "ecr:GetRepositoryPolicy",
-        "ecr:GetAuthorizationToken",
         "logs:Describe*",
         "logs:ListTagsForResource",
         "sts:GetCallerIdentity",
@@ -265,6 +264,8 @@ export function deployPolicyDocument(s: DeployScope): string {
       },
     },
     { Sid: "EcrOwnRepositories", Effect: "Allow", Action: ["ecr:*"], Resource: a.ecr },
+    // `docker login` to the account's registry, for the push (deploy.yml).
+    { Sid: "EcrLogin", Effect: "Allow", Action: ["ecr:GetAuthorizationToken"], Resource: "*" },
     {
       Sid: "S3OwnBuckets",
       Effect: "Allow",

@@ -50,7 +50,7 @@ export async function createAppImage(config: PlatformConfig, cluster: PlatformCl
         ...common,
         repository: repo.repositoryUrl,
         platforms: ["linux/amd64", "linux/arm64"],
-        registry: repo.registry,
+        // The builder's own login, as for GHCR: deploy.yml logs in with the job's role.
       });
     }
   }
