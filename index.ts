@@ -3,7 +3,7 @@ import { ArgoCD, ARGOCD_SERVER_SERVICE } from "./components/addons/argocd";
 import { ArgoCdWebhookIngress } from "./components/addons/argocd-webhook-ingress";
 import { createBackup } from "./components/addons/backup";
 import { createCluster } from "./components/cluster/cluster";
-import { loadPlatformConfig } from "./components/config";
+import { loadPlatformConfig, loadSecretConfig } from "./components/config";
 import { createGitHubResources } from "./components/github/github-wiring";
 import { createGitWriter } from "./components/gitops/git-wiring";
 import { GitOps } from "./components/gitops/gitops";
@@ -17,14 +17,16 @@ import { createPlatformAddons } from "./components/addons/platform-addons";
  *   1. config     every key validated once (components/config.ts)
  *   2. cluster    kind (dev) or EKS (staging, prod), and the one Kubernetes provider
  *   3. image      the app built and pushed, pinned by digest
- *   4. GitHub     Actions environment, variables and OIDC role (when githubEnabled)
+ *   4. GitHub     Actions environments limited to main, variables, and on EKS the OIDC deploy (and
+ *                 preview) roles with their access entries (when githubEnabled); docs/security.md
  *   5. platform   EKS: certificate, load balancer controller, external-dns, WAF, metrics-server, Cluster
  *                 Autoscaler, gp3 (components/addons/eks-addons.ts); kind: NodePorts
  *   6. add-ons    in parallel once the cluster is up: Monitoring (kube-prometheus-stack + Grafana),
  *                 Argo CD (+ its webhook Ingress on EKS) and Backup (Velero); only their ServiceMonitors
  *                 wait for the Prometheus CRDs
- *   7. GitOps     repository, AppProject and root Application; the image reference committed to git
- *                 (GitHub's API, or the local git server next to kind that Pulumi pushes gitops/ to)
+ *   7. GitOps     repository, bootstrap and app projects (default locked), root Application; the image
+ *                 reference committed to git (deploy/<env> on GitHub, or the local git server next to
+ *                 kind that Pulumi pushes gitops/ to), its pull secret where the registry needs one
  */
 export = async () => {
   const config = loadPlatformConfig();
@@ -69,6 +71,12 @@ export = async () => {
     // cannot reach a kind cluster, so a fork on kind is polled every minute.
     reconciliationTimeout: kind ? (config.gitops.source === "local" ? "180s" : "60s") : undefined,
     monitoringCrds: monitoring.prometheusStack,
+    sso: config.addons.argocdSso
+      ? {
+          ...config.addons.argocdSso,
+          clientSecret: loadSecretConfig().argocdSsoClientSecret as pulumi.Output<string>,
+        }
+      : undefined,
   });
   if (platform.webhook) {
     new ArgoCdWebhookIngress(`${config.cluster.name}-argocd-webhook`, {
@@ -88,6 +96,8 @@ export = async () => {
   });
 
   const { localServer: localGit, ...git } = await createGitWriter(config, { cluster, argocd });
+  // GHCR is pulled with a read:packages token from config; ECR through the node role; local needs none.
+  const ghcrPullToken = config.imageRegistry === "ghcr" ? loadSecretConfig().ghcrPullToken : undefined;
 
   const gitops = new GitOps(
     `${config.cluster.name}-gitops`,
@@ -108,6 +118,13 @@ export = async () => {
       image: { repository: appImage.repository, tag: appImage.tag, digest: appImage.digest },
       ...git,
       appValues: platform.appValues,
+      imagePullCredentials: ghcrPullToken
+        ? {
+            registry: "ghcr.io",
+            username: config.appImage.ghcrPullUsername ?? (config.appImage.ghcrOwner as string),
+            password: ghcrPullToken,
+          }
+        : undefined,
       clusterFacts: {
         ...platform.facts,
         cluster_name: cluster.clusterName,
@@ -132,6 +149,7 @@ export = async () => {
     gitopsRepoUrl: config.gitops.repoUrl,
     gitopsRevision: config.gitops.revision,
     argocdProject: gitops.projectName,
+    argocdBootstrapProject: gitops.bootstrapProjectName,
     argocdRootApplication: gitops.rootApplicationName,
     appUrl: platform.appUrl,
     argocdUrl: argocd.url,
@@ -141,6 +159,7 @@ export = async () => {
     prometheusUrl: monitoring.prometheusUrl,
     backupBucket: backup.bucket,
     ...(gitHub?.actionsRoleArn ? { githubActionsRoleArn: gitHub.actionsRoleArn } : {}),
+    ...(gitHub?.previewRoleArn ? { githubPreviewRoleArn: gitHub.previewRoleArn } : {}),
     // The local git server (dev): clone, revert and push by hand as user "pulumi" (docs/dev.md).
     ...(localGit ? { gitopsPushUrl: localGit.pushUrl, gitopsPushPassword: localGit.pushPassword } : {}),
   };

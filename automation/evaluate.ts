@@ -252,6 +252,11 @@ class RecordingMocks implements pulumi.runtime.Mocks {
           hooksIpv4s: GITHUB_HOOKS_IPV4,
           hooksIpv6s: GITHUB_HOOKS_IPV6,
         };
+      case "aws:iam/getOpenIdConnectProvider:getOpenIdConnectProvider":
+        return {
+          arn: "arn:aws:iam::123456789012:oidc-provider/token.actions.githubusercontent.com",
+          url: args.inputs.url,
+        };
       case "aws:index/getPartition:getPartition":
         return { partition: "aws", dnsSuffix: "amazonaws.com" };
       default:

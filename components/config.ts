@@ -15,6 +15,9 @@ const CLUSTER_PROVIDERS = ["kind", "eks"] as const;
 const REGISTRIES = ["local", "ghcr", "ecr"] as const;
 const NAT_STRATEGIES = ["Single", "OnePerAz"] as const;
 const CAPACITY_TYPES = ["ON_DEMAND", "SPOT"] as const;
+const OIDC_PROVIDER_MODES = ["create", "existing"] as const;
+/** Argo CD's built-in roles a GitHub team can be mapped to. */
+const ARGOCD_ROLES = ["admin", "readonly"] as const;
 
 /** Kubernetes minor versions this program is tested against: in EKS standard support and published by kind. */
 export const SUPPORTED_KUBERNETES_VERSIONS = ["1.35", "1.36"] as const;
@@ -25,6 +28,9 @@ const AWS_REGION = /^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d$/;
 const IAM_ARN = /^arn:aws[a-z-]*:iam::\d{12}:(role|user)\/[\w+=,.@/-]+$/;
 const GITHUB_NAME = /^[A-Za-z0-9_.-]{1,100}$/;
 const DIGEST_PINNED_IMAGE = /^[\w./:-]+:[\w.-]+@sha256:[a-f0-9]{64}$/;
+const S3_BUCKET = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
+const ADMINISTRATOR_ACCESS = /:policy\/AdministratorAccess$/;
+const OPEN_CIDR = "0.0.0.0/0";
 const PROMETHEUS_DURATION = /^[1-9]\d*[hdwy]$/;
 /** Keys of earlier versions and their successors, named in the error when a stack file still sets them. */
 const RENAMED_KEYS: Record<string, string> = { minioPort: "s3Port", minioImage: "s3Image" };
@@ -161,12 +167,33 @@ export const rawConfigSchema = z.strictObject({
       error: "must be the https:// URL at which GitHub reaches Argo CD (trusted certificate)",
     })
     .optional(),
+  githubOidcProvider: z.enum(OIDC_PROVIDER_MODES),
   githubOidcProviderArn: z
     .string()
     .regex(/^arn:aws[a-z-]*:iam::\d{12}:oidc-provider\/token\.actions\.githubusercontent\.com$/, {
       error: "must be the ARN of the account's token.actions.githubusercontent.com OIDC provider",
     })
     .optional(),
+
+  pulumiStateBucket: z
+    .string()
+    .regex(S3_BUCKET, { error: "must be an S3 bucket name (3-63 lowercase letters, digits, '.', '-')" })
+    .optional(),
+  pullRequestPreviews: boolean(),
+  ghcrPullUsername: z.string().regex(GITHUB_NAME, { error: "must be a GitHub user name" }).optional(),
+  argocdSsoGithubOrg: z
+    .string()
+    .regex(GITHUB_NAME, { error: "must be a GitHub organisation name" })
+    .optional(),
+  argocdSsoClientId: z
+    .string()
+    .regex(/^[\w.-]{8,64}$/, { error: "must be a GitHub OAuth App client id" })
+    .optional(),
+  argocdSsoTeamRoles: list(
+    z.string().regex(new RegExp(`^[a-z0-9][a-z0-9-]*:(${ARGOCD_ROLES.join("|")})$`), {
+      error: `must be "<team-slug>:<role>" with role one of ${ARGOCD_ROLES.join(", ")}`,
+    }),
+  ),
 
   argocdChartVersion: chartVersion("argo-cd"),
   kubePrometheusStackChartVersion: chartVersion("kube-prometheus-stack"),
@@ -259,8 +286,16 @@ export type GitHubSettings =
       readonly reviewerTeams: readonly string[];
       /** Policies of the role GitHub Actions assumes through OIDC (AWS stacks). */
       readonly actionsPolicyArns: readonly string[];
-      /** An existing GitHub OIDC provider of the account; created when unset. */
-      readonly oidcProviderArn?: string;
+      /**
+       * The account's GitHub OIDC provider (one per account): created by this stack, or an existing one
+       * (by ARN, or looked up by its URL when no ARN is given).
+       */
+      readonly oidcProvider:
+        { readonly mode: "create" } | { readonly mode: "existing"; readonly arn?: string };
+      /** S3 bucket of the Pulumi state (s3:// backend); the deploy and preview roles may use it. */
+      readonly stateBucket?: string;
+      /** A `<env>-preview` environment and read-only role for live previews of pull requests (never prod). */
+      readonly pullRequestPreviews: boolean;
       /** Argo CD's URL as GitHub reaches it; a push webhook is registered only when set. */
       readonly argocdPublicUrl?: string;
     };
@@ -291,7 +326,13 @@ export interface PlatformConfig {
   readonly cluster: KindSettings | EksSettings;
   readonly imageRegistry: (typeof REGISTRIES)[number];
   /** The app image: name within the registry, and how many images ECR keeps. */
-  readonly appImage: { readonly name: string; readonly ecrKeepImages: number; readonly ghcrOwner?: string };
+  readonly appImage: {
+    readonly name: string;
+    readonly ecrKeepImages: number;
+    readonly ghcrOwner?: string;
+    /** User name that goes with the `ghcrPullToken` secret (default: the owner). */
+    readonly ghcrPullUsername?: string;
+  };
   readonly github: GitHubSettings;
   readonly gitops: {
     readonly source: GitOpsSource;
@@ -314,6 +355,14 @@ export interface PlatformConfig {
   /** Per-environment settings of the add-ons (Argo CD, Prometheus, Velero). */
   readonly addons: {
     readonly argocdHighAvailability: boolean;
+    /** GitHub OAuth through Dex; when set, the local admin account is disabled. */
+    readonly argocdSso?: {
+      readonly githubOrg: string;
+      readonly clientId: string;
+      /** Argo CD's public URL (argocd-cm `url`); Dex's callback is <url>/api/dex/callback. */
+      readonly url: string;
+      readonly teamRoles: readonly { readonly team: string; readonly role: (typeof ARGOCD_ROLES)[number] }[];
+    };
     readonly prometheus: { readonly retention: string; readonly storageGiB: number };
     readonly backup: { readonly schedule: string; readonly retentionDays: number };
   };
@@ -331,18 +380,27 @@ export class ConfigError extends Error {
  * Keys whose values are Pulumi secrets (`pulumi config set --secret`): read with getSecret so they stay
  * encrypted end to end, never validated as plain strings, never in the frozen config object.
  */
-export const SECRET_CONFIG_KEYS = ["ciConfigPassphrase"] as const;
+export const SECRET_CONFIG_KEYS = ["ciConfigPassphrase", "ghcrPullToken", "argocdSsoClientSecret"] as const;
+export type SecretConfigKey = (typeof SECRET_CONFIG_KEYS)[number];
 
 /** Secret configuration values, as secret outputs (undefined when unset). */
-export function loadSecretConfig(): Record<
-  (typeof SECRET_CONFIG_KEYS)[number],
-  pulumi.Output<string> | undefined
-> {
+export function loadSecretConfig(): Record<SecretConfigKey, pulumi.Output<string> | undefined> {
   const config = new pulumi.Config(CONFIG_NAMESPACE);
-  return { ciConfigPassphrase: config.getSecret("ciConfigPassphrase") };
+  return Object.fromEntries(SECRET_CONFIG_KEYS.map((key) => [key, config.getSecret(key)])) as Record<
+    SecretConfigKey,
+    pulumi.Output<string> | undefined
+  >;
 }
 
-/** Reads the `gitops-platform:*` keys of the current stack and validates them. */
+/** Context of a validation: where it runs and which secret keys are set (their values are never read). */
+export interface ConfigContext {
+  project: string;
+  stack: string;
+  /** Secret keys the stack sets. Default: none. */
+  secretsSet?: readonly SecretConfigKey[];
+}
+
+/** Reads the `gitops-platform:*` keys of the current stack, validates them and logs the warnings. */
 export function loadPlatformConfig(): PlatformConfig {
   const config = new pulumi.Config(CONFIG_NAMESPACE);
   const raw: Record<string, string> = {};
@@ -350,22 +408,57 @@ export function loadPlatformConfig(): PlatformConfig {
     const value = config.get(key);
     if (value !== undefined) raw[key] = value;
   }
-  return parsePlatformConfig(raw, { project: pulumi.getProject(), stack: pulumi.getStack() });
+  const secrets = loadSecretConfig();
+  const context: ConfigContext = {
+    project: pulumi.getProject(),
+    stack: pulumi.getStack(),
+    secretsSet: SECRET_CONFIG_KEYS.filter((key) => secrets[key] !== undefined),
+  };
+  const platform = parsePlatformConfig(raw, context);
+  for (const warning of configWarnings(platform, context)) void pulumi.log.warn(warning);
+  return platform;
 }
 
 /** Validates raw (string) configuration values; pure, so tests can call it directly. */
-export function parsePlatformConfig(
-  raw: Record<string, unknown>,
-  context: { project: string; stack: string },
-): PlatformConfig {
+export function parsePlatformConfig(raw: Record<string, unknown>, context: ConfigContext): PlatformConfig {
   const parsed = rawConfigSchema.safeParse(raw, { reportInput: true });
   if (!parsed.success) {
     throw new ConfigError(parsed.error.issues.map((issue) => describeIssue(issue, raw)));
   }
   const c = parsed.data;
-  const problems = crossFieldProblems(c);
+  const problems = crossFieldProblems(c, context.secretsSet ?? []);
   if (problems.length > 0) throw new ConfigError(problems);
   return deepFreeze(toPlatformConfig(c, context));
+}
+
+/**
+ * Valid but wider-than-least-privilege choices, each an explicit config value: the program runs and
+ * says so. Pure, like parsePlatformConfig.
+ */
+export function configWarnings(config: PlatformConfig, context: ConfigContext): string[] {
+  const warnings: string[] = [];
+  const key = (k: keyof RawConfig | SecretConfigKey) => `${CONFIG_NAMESPACE}:${k}`;
+  if (config.cluster.provider === "eks" && config.cluster.endpointPublicAccess) {
+    if (config.cluster.publicAccessCidrs.includes(OPEN_CIDR)) {
+      warnings.push(
+        `${key("publicAccessCidrs")}: the EKS API endpoint of ${config.stack} is open to the internet (${OPEN_CIDR}); list your VPN and runner egress CIDRs, or set endpointPublicAccess to false`,
+      );
+    }
+  }
+  if (config.github.enabled) {
+    const admin = config.github.actionsPolicyArns.filter((arn) => ADMINISTRATOR_ACCESS.test(arn));
+    if (admin.length > 0) {
+      warnings.push(
+        `${key("githubActionsPolicyArns")}: ${admin.join(", ")} gives GitHub Actions every permission in the account; the program's own deploy policy is all a deploy needs`,
+      );
+    }
+  }
+  if (config.imageRegistry === "ghcr" && !(context.secretsSet ?? []).includes("ghcrPullToken")) {
+    warnings.push(
+      `${key("ghcrPullToken")}: not set, so the cluster pulls ghcr.io/${config.appImage.ghcrOwner}/${config.appImage.name} anonymously and the package must be public; set a token with read:packages only (pulumi config set --secret ghcrPullToken)`,
+    );
+  }
+  return warnings;
 }
 
 function describeIssue(issue: z.core.$ZodIssue, raw: Record<string, unknown>): string {
@@ -381,9 +474,9 @@ function describeIssue(issue: z.core.$ZodIssue, raw: Record<string, unknown>): s
   return `${key}: ${issue.message} (${got})`;
 }
 
-function crossFieldProblems(c: RawConfig): string[] {
+function crossFieldProblems(c: RawConfig, secretsSet: readonly SecretConfigKey[]): string[] {
   const problems: string[] = [];
-  const key = (k: keyof RawConfig) => `${CONFIG_NAMESPACE}:${k}`;
+  const key = (k: keyof RawConfig | SecretConfigKey) => `${CONFIG_NAMESPACE}:${k}`;
   const show = (v: unknown) => JSON.stringify(v);
 
   if (c.clusterProvider === "eks") {
@@ -420,6 +513,16 @@ function crossFieldProblems(c: RawConfig): string[] {
     if (c.environment === "prod" && c.adminCidrs.some(isWholeInternet)) {
       problems.push(
         `${key("adminCidrs")}: 0.0.0.0/0 would open the Argo CD and Grafana UIs to the internet; prod allows only named networks (list your office/VPN CIDRs, or [] for an internal load balancer) (got ${show(c.adminCidrs)})`,
+      );
+    }
+    if (c.endpointPublicAccess && c.publicAccessCidrs.length === 0) {
+      problems.push(
+        `${key("publicAccessCidrs")}: the public EKS API endpoint needs the CIDRs allowed to reach it, or set endpointPublicAccess to false (got [])`,
+      );
+    }
+    if (c.environment === "prod" && c.endpointPublicAccess && c.publicAccessCidrs.includes(OPEN_CIDR)) {
+      problems.push(
+        `${key("publicAccessCidrs")}: prod must not open its EKS API endpoint to ${OPEN_CIDR}; list the CIDRs of your VPN and runners, or set endpointPublicAccess to false (got ${show(c.publicAccessCidrs)})`,
       );
     }
     if (c.imageRegistry === "local") {
@@ -476,6 +579,43 @@ function crossFieldProblems(c: RawConfig): string[] {
     }
   }
 
+  if (c.githubOidcProvider === "create" && c.githubOidcProviderArn) {
+    problems.push(
+      `${key("githubOidcProviderArn")}: only used with githubOidcProvider "existing"; with "create" this stack creates the account's provider (got ${show(c.githubOidcProviderArn)})`,
+    );
+  }
+  if (c.pullRequestPreviews && c.environment === "prod") {
+    problems.push(
+      `${key("pullRequestPreviews")}: prod is never previewed live on pull requests, which run the pull request's code and would hold prod's passphrase; prod is planned offline (npm run plan -- prod) (got true)`,
+    );
+  }
+  if (c.argocdSsoClientId !== undefined) {
+    if (!c.argocdSsoGithubOrg) {
+      problems.push(
+        `${key("argocdSsoGithubOrg")}: required when argocdSsoClientId is set (only this organisation's members may sign in) (it is not set)`,
+      );
+    }
+    if (!secretsSet.includes("argocdSsoClientSecret")) {
+      problems.push(
+        `${key("argocdSsoClientSecret")}: required when argocdSsoClientId is set; set it with pulumi config set --secret argocdSsoClientSecret (it is not set)`,
+      );
+    }
+    if (!c.argocdPublicUrl) {
+      problems.push(
+        `${key("argocdPublicUrl")}: required when argocdSsoClientId is set (GitHub redirects to <url>/api/dex/callback) (it is not set)`,
+      );
+    }
+    if (c.argocdSsoTeamRoles.length === 0) {
+      problems.push(
+        `${key("argocdSsoTeamRoles")}: map at least one team to a role ("<team>:admin") when SSO is on, because the local admin is then disabled (got [])`,
+      );
+    }
+  } else if (c.argocdSsoGithubOrg || c.argocdSsoTeamRoles.length > 0) {
+    problems.push(
+      `${key("argocdSsoClientId")}: argocdSsoGithubOrg and argocdSsoTeamRoles take effect only with the OAuth App's client id (it is not set)`,
+    );
+  }
+
   if (c.githubEnabled) {
     if (!c.githubOwner)
       problems.push(`${key("githubOwner")}: required when githubEnabled is true (it is not set)`);
@@ -490,7 +630,7 @@ function crossFieldProblems(c: RawConfig): string[] {
   return problems;
 }
 
-function toPlatformConfig(c: RawConfig, context: { project: string; stack: string }): PlatformConfig {
+function toPlatformConfig(c: RawConfig, context: ConfigContext): PlatformConfig {
   const cluster: KindSettings | EksSettings =
     c.clusterProvider === "kind"
       ? {
@@ -538,7 +678,12 @@ function toPlatformConfig(c: RawConfig, context: { project: string; stack: strin
         repository: c.githubRepository as string,
         reviewerTeams: c.githubReviewerTeams,
         actionsPolicyArns: c.githubActionsPolicyArns,
-        oidcProviderArn: c.githubOidcProviderArn,
+        oidcProvider:
+          c.githubOidcProvider === "existing"
+            ? { mode: "existing", ...(c.githubOidcProviderArn ? { arn: c.githubOidcProviderArn } : {}) }
+            : { mode: "create" },
+        stateBucket: c.pulumiStateBucket,
+        pullRequestPreviews: c.pullRequestPreviews,
         argocdPublicUrl: c.argocdPublicUrl?.replace(/\/+$/, ""),
       }
     : { enabled: false };
@@ -559,6 +704,7 @@ function toPlatformConfig(c: RawConfig, context: { project: string; stack: strin
       name: c.appImageName,
       ecrKeepImages: c.ecrKeepImages,
       ghcrOwner: c.githubOwner?.toLowerCase(),
+      ghcrPullUsername: c.ghcrPullUsername ?? c.githubOwner,
     },
     github,
     gitops: {
@@ -582,6 +728,19 @@ function toPlatformConfig(c: RawConfig, context: { project: string; stack: strin
     },
     addons: {
       argocdHighAvailability: c.argocdHighAvailability,
+      ...(c.argocdSsoClientId && c.argocdSsoGithubOrg && c.argocdPublicUrl
+        ? {
+            argocdSso: {
+              githubOrg: c.argocdSsoGithubOrg,
+              clientId: c.argocdSsoClientId,
+              url: c.argocdPublicUrl.replace(/\/+$/, ""),
+              teamRoles: c.argocdSsoTeamRoles.map((entry) => {
+                const [team, role] = entry.split(":") as [string, (typeof ARGOCD_ROLES)[number]];
+                return { team, role };
+              }),
+            },
+          }
+        : {}),
       prometheus: { retention: c.prometheusRetention, storageGiB: c.prometheusStorageGiB },
       backup: { schedule: c.backupSchedule, retentionDays: c.backupRetentionDays },
     },

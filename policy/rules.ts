@@ -133,6 +133,29 @@ function trustStatements(resource: PolicyResource): Obj[] {
   }
 }
 
+function policyStatements(document: unknown): Obj[] {
+  if (!known(document)) return [];
+  try {
+    const statement = obj(JSON.parse(document as string)).Statement;
+    return (Array.isArray(statement) ? statement : [statement]).map(obj);
+  } catch {
+    return [];
+  }
+}
+const asList = (v: unknown): unknown[] => (Array.isArray(v) ? v : v === undefined ? [] : [v]);
+
+const GITHUB_ISSUER = "token.actions.githubusercontent.com";
+const ADMINISTRATOR_ACCESS = /:iam::aws:policy\/AdministratorAccess$/;
+/** The one wildcard a GitHub workflow pin may have: the number of a pull request. */
+const PULL_REQUEST_WORKFLOW_REF =
+  /^[\w.-]+\/[\w.-]+\/\.github\/workflows\/[\w.-]+\.ya?ml@refs\/pull\/\*\/merge$/;
+const APP_PROJECT = "kubernetes:argoproj.io/v1alpha1:AppProject";
+const APP_PROJECT_PATCH = "kubernetes:argoproj.io/v1alpha1:AppProjectPatch";
+const isApplicationsOnly = (whitelist: unknown) => {
+  const kinds = arr(whitelist).map(obj);
+  return kinds.length === 1 && kinds[0]!.group === "argoproj.io" && kinds[0]!.kind === "Application";
+};
+
 export const policies: PlatformPolicy[] = [
   {
     name: "helm-chart-version-pinned",
@@ -343,6 +366,127 @@ export const policies: PlatformPolicy[] = [
       }
     },
   },
+  {
+    name: "iam-no-wildcard-actions",
+    description:
+      "No IAM policy allows every action (`*` or `*:*`), and AdministratorAccess is never attached.",
+    rationale:
+      "A role that may do anything turns one leaked token (a CI job, a pod) into the whole account; every role here has a scoped policy.",
+    enforcementLevel: "mandatory",
+    validateResource: (r, report) => {
+      const documents =
+        r.type === "aws:iam/policy:Policy" || r.type === "aws:iam/rolePolicy:RolePolicy"
+          ? [r.props.policy]
+          : [];
+      for (const statement of documents.flatMap(policyStatements)) {
+        if (statement.Effect !== "Allow") continue;
+        const wildcard = asList(statement.Action).find((a) => a === "*" || a === "*:*");
+        if (wildcard !== undefined)
+          report(`${r.type} "${r.name}" allows every action ("${String(wildcard)}")`);
+      }
+      if (r.type === "aws:iam/rolePolicyAttachment:RolePolicyAttachment") {
+        const arn = r.props.policyArn;
+        if (typeof arn === "string" && ADMINISTRATOR_ACCESS.test(arn)) {
+          report(`attachment "${r.name}" attaches AdministratorAccess; attach a scoped policy instead`);
+        }
+      }
+    },
+  },
+  {
+    name: "github-oidc-workflow-pinned",
+    description:
+      "Roles GitHub Actions assumes through OIDC pin the workflow file and ref (`job_workflow_ref`), besides the environment (`sub`).",
+    rationale:
+      "An environment alone admits any workflow file a branch allowed into it adds; pinning the workflow and its ref means only the reviewed file on main deploys.",
+    enforcementLevel: "mandatory",
+    validateResource: (r, report) => {
+      if (r.type !== "aws:iam/role:Role") return;
+      for (const statement of trustStatements(r)) {
+        const federated = String(obj(statement.Principal).Federated ?? "");
+        if (statement.Action !== "sts:AssumeRoleWithWebIdentity" || !federated.endsWith(`/${GITHUB_ISSUER}`))
+          continue;
+        const condition = obj(statement.Condition);
+        const key = `${GITHUB_ISSUER}:job_workflow_ref`;
+        const exact = obj(condition.StringEquals)[key];
+        const like = obj(condition.StringLike)[key];
+        if (typeof exact === "string" && !exact.includes("*") && exact.includes("/.github/workflows/"))
+          continue;
+        if (typeof like === "string" && PULL_REQUEST_WORKFLOW_REF.test(like)) continue;
+        report(
+          `role "${r.name}": GitHub OIDC trust must pin ${key} to <owner>/<repo>/.github/workflows/<file>@<ref> (a wildcard only as a pull request number; got ${JSON.stringify(exact ?? like ?? null)})`,
+        );
+      }
+    },
+  },
+  {
+    name: "argocd-projects-scoped",
+    description:
+      "Argo CD AppProjects name their sources, destinations and kinds (no `*`); only a project limited to Applications may target Argo CD's namespace; the `default` project is locked.",
+    rationale:
+      "Whoever can commit to a repository a project admits runs what that project allows: `*` or Argo CD's own namespace make a commit cluster-admin, and `default` allows everything until emptied.",
+    enforcementLevel: "mandatory",
+    validateStack: (resources, report) => {
+      const projects = resources.filter((r) => r.type === APP_PROJECT);
+      for (const project of projects) {
+        const meta = obj(project.props.metadata);
+        const spec = obj(project.props.spec);
+        const label = `AppProject "${String(meta.name ?? project.name)}"`;
+        const wild = (v: unknown) => v === "*";
+        if (arr(spec.sourceRepos).some(wild))
+          report(`${label}: sourceRepos must not contain "*"`, project.urn);
+        for (const d of arr(spec.destinations).map(obj)) {
+          if ([d.server, d.namespace, d.name].some(wild))
+            report(`${label}: destination ${JSON.stringify(d)} must not use "*"`, project.urn);
+          if (d.namespace === meta.namespace && !isApplicationsOnly(spec.namespaceResourceWhitelist)) {
+            report(
+              `${label}: only a project limited to Applications may deploy into Argo CD's namespace "${String(meta.namespace)}"`,
+              project.urn,
+            );
+          }
+        }
+        for (const field of ["clusterResourceWhitelist", "namespaceResourceWhitelist"]) {
+          for (const k of arr(spec[field]).map(obj)) {
+            if (wild(k.group) || wild(k.kind))
+              report(`${label}: ${field} must name groups and kinds (got ${JSON.stringify(k)})`, project.urn);
+          }
+        }
+      }
+      if (projects.length === 0) return;
+      const locked = resources.some((r) => {
+        const spec = obj(r.props.spec);
+        return (
+          r.type === APP_PROJECT_PATCH &&
+          obj(r.props.metadata).name === "default" &&
+          arr(spec.sourceRepos).length === 0 &&
+          arr(spec.destinations).length === 0 &&
+          arr(spec.clusterResourceWhitelist).length === 0
+        );
+      });
+      if (!locked) {
+        report(
+          'the "default" AppProject must be locked: patch it to no sourceRepos, no destinations and no cluster kinds',
+        );
+      }
+    },
+  },
+  {
+    name: "eks-endpoint-restricted",
+    description: "A production EKS API endpoint is private, or public only to named CIDRs (never 0.0.0.0/0).",
+    rationale:
+      "The API endpoint is the cluster's front door: credentials leak, CVEs happen, and an endpoint the whole internet can reach meets both.",
+    enforcementLevel: "mandatory",
+    validateResource: (r, report) => {
+      if (r.type !== "eks:index:Cluster") return;
+      if (obj(r.props.tags)["gitops-platform:environment"] !== "prod") return;
+      if (r.props.endpointPublicAccess === false) return;
+      const cidrs = arr(r.props.publicAccessCidrs);
+      if (cidrs.length === 0 || cidrs.includes("0.0.0.0/0")) {
+        report(
+          `EKS cluster "${r.name}" (prod) has a public endpoint open to ${cidrs.length === 0 ? "everyone (no publicAccessCidrs)" : "0.0.0.0/0"}; list the allowed CIDRs or make it private`,
+        );
+      }
+    },
+  },
 ];
 
 /** Charts whose Ingress or Service exposes an admin UI. */
@@ -380,19 +524,12 @@ function albIngresses(
   return found;
 }
 
+/** The component type of the GitHub Actions roles (components/github/github-oidc-role.ts). */
+const CI_ROLE_COMPONENT = "gitops-platform:github:GitHubOidcRole";
 const actionsOf = (statement: Obj) =>
   (Array.isArray(statement.Action) ? statement.Action : [statement.Action]).map(String);
 const resourcesOf = (statement: Obj) =>
   (Array.isArray(statement.Resource) ? statement.Resource : [statement.Resource]).map(String);
-
-function policyStatements(document: unknown): Obj[] {
-  if (!known(document)) return [];
-  try {
-    return arr(obj(JSON.parse(document as string)).Statement).map(obj);
-  } catch {
-    return [];
-  }
-}
 
 // The EKS front door's promises (docs/eks.md): private admin UIs, validated certificates, scoped IRSA roles.
 policies.push(
@@ -486,6 +623,9 @@ policies.push(
     enforcementLevel: "mandatory",
     validateResource: (r, report) => {
       if (r.type !== "aws:iam/rolePolicy:RolePolicy" && r.type !== "aws:iam/policy:Policy") return;
+      // The CI roles' deploy policy and permissions boundary manage whole services by tag and name prefix
+      // (a boundary is a ceiling): iam-no-wildcard-actions and github-oidc-workflow-pinned judge them.
+      if (r.urn.includes(`${CI_ROLE_COMPONENT}$`)) return;
       for (const statement of policyStatements(r.props.policy)) {
         if (statement.Effect !== "Allow") continue;
         const actions = actionsOf(statement);

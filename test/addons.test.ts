@@ -7,8 +7,10 @@ import {
   PROJECT_DIR,
   readProject,
   resolveStackConfig,
+  SECRET_PLACEHOLDER,
   type Evaluation,
 } from "../automation/evaluate";
+import { parse } from "yaml";
 import { ALERT_RULE_GROUPS } from "../components/addons/alert-rules";
 import { ARGOCD_CHART } from "../components/addons/argocd";
 import { VELERO_AWS_PLUGIN_IMAGE, VELERO_CHART } from "../components/addons/backup";
@@ -267,15 +269,18 @@ describe("add-ons: Argo CD", () => {
       assert.deepEqual(r.secretPaths, ["values.configs.secret"], "only the credentials are secret");
       const masked = r.maskedInputs.values as Obj;
       assert.equal(masked.configs.secret, "[secret]");
-      assert.equal(masked.configs.rbac["policy.default"], "role:readonly", "the rest is readable");
+      assert.equal(masked.configs.rbac.scopes, "[groups]", "the rest is readable");
       const secret = argocd(stack).configs.secret;
       assert.equal(secret.argocdServerAdminPassword, `$2a$10$mockhashgitops-${stack}-argocd-admin-password`);
       assert.equal(secret.githubSecret, `mock-password-gitops-${stack}-argocd-webhook-secret`);
     });
 
-    it(`${stack}: read-only default RBAC, metrics and ServiceMonitors for every component`, () => {
+    it(`${stack}: no default role, no SSO (admin account only), metrics and ServiceMonitors for every component`, () => {
       const v = argocd(stack);
-      assert.equal(v.configs.rbac["policy.default"], "role:readonly");
+      assert.equal(v.configs.rbac["policy.default"], "", "nobody gets a role they were not given");
+      assert.equal(v.configs.rbac["policy.csv"], "");
+      assert.equal(v.dex.enabled, false);
+      assert.equal(v.configs.cm["admin.enabled"], undefined, "the admin account stays when SSO is off");
       for (const component of ["controller", "server", "repoServer", "applicationSet", "redis"]) {
         assert.deepEqual(
           v[component].metrics,
@@ -325,6 +330,50 @@ describe("add-ons: Argo CD", () => {
     });
     const values = resourcesOf(withUrl, RELEASE, "-argocd-release")[0]!.inputs.values as Obj;
     assert.equal(values.configs.cm.url, "https://argocd.staging.example.org");
+  });
+
+  it("SSO: GitHub OAuth through Dex from config, teams mapped to roles, the local admin disabled", async () => {
+    const e = await evaluateStack("staging", {
+      overrides: {
+        "gitops-platform:argocdPublicUrl": "https://argocd.staging.example.com/",
+        "gitops-platform:argocdSsoClientId": "Iv1.0123456789abcdef",
+        "gitops-platform:argocdSsoClientSecret": { secure: "v1:ciphertext" },
+        "gitops-platform:argocdSsoGithubOrg": "acme",
+        "gitops-platform:argocdSsoTeamRoles": ["platform:admin", "developers:readonly"],
+      },
+    });
+    assert.equal(e.error, undefined);
+    const r = resourcesOf(e, RELEASE, "-argocd-release")[0]!;
+    assert.deepEqual(
+      r.secretPaths,
+      ["values.configs.secret"],
+      "the client secret travels in the secret values only",
+    );
+    const v = r.inputs.values as Obj;
+    assert.equal(v.dex.enabled, true);
+    assert.equal(v.configs.cm.url, "https://argocd.staging.example.com");
+    assert.equal(v.configs.cm["admin.enabled"], "false");
+    const dex = parse(v.configs.cm["dex.config"]) as Obj;
+    assert.deepEqual(dex.connectors, [
+      {
+        type: "github",
+        id: "github",
+        name: "GitHub",
+        config: {
+          clientID: "Iv1.0123456789abcdef",
+          clientSecret: "$dex.github.clientSecret",
+          orgs: [{ name: "acme", teams: ["platform", "developers"] }],
+          teamNameField: "slug",
+        },
+      },
+    ]);
+    assert.deepEqual(v.configs.secret.extra, { "dex.github.clientSecret": SECRET_PLACEHOLDER });
+    assert.equal(v.configs.rbac["policy.default"], "");
+    assert.equal(
+      v.configs.rbac["policy.csv"],
+      "g, acme:platform, role:admin\ng, acme:developers, role:readonly",
+    );
+    assert.equal(v.configs.rbac.scopes, "[groups]");
   });
 
   it("dev (kind): plain HTTP on the NodePort, pushes notify it (the poll stays the 180s fallback), single replicas", () => {

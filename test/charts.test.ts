@@ -5,7 +5,6 @@ import * as path from "node:path";
 import { parse, parseAllDocuments, stringify } from "yaml";
 import { SUPPORTED_KUBERNETES_VERSIONS } from "../components/config";
 import { APP_RESOURCE_KINDS, IN_CLUSTER, SYNC_RETRY } from "../components/gitops/gitops";
-import { APP_NAMESPACE_LABEL } from "../policy/rules";
 import {
   extractZipEntry,
   HELM_ZIP_ENTRY,
@@ -651,7 +650,7 @@ describe("gitops/ charts with a real helm", function () {
         }
       });
 
-      it(`${env}: Applications sync automatically, prune, self-heal, retry with backoff and create a restricted namespace`, async () => {
+      it(`${env}: Applications sync automatically, prune, self-heal, retry with backoff, into the namespace Pulumi made`, async () => {
         const app = one(await render(appsArgs(env)), "Application");
         assert.equal(app.metadata.name, "demo-app");
         assert.equal(app.metadata.namespace, "argocd");
@@ -663,14 +662,26 @@ describe("gitops/ charts with a real helm", function () {
         assert.deepEqual(app.spec.destination, { server: IN_CLUSTER, namespace: NAMESPACE });
         const sync = app.spec.syncPolicy;
         assert.deepEqual(sync.automated, { prune: true, selfHeal: true });
-        assert.deepEqual(sync.syncOptions, ["CreateNamespace=true", "ServerSideApply=true"]);
+        // The app project may not create or relabel namespaces: Pulumi makes them restricted.
+        assert.deepEqual(sync.syncOptions, ["ServerSideApply=true"]);
+        assert.equal(sync.managedNamespaceMetadata, undefined);
         assert.deepEqual(sync.retry, SYNC_RETRY, "same retry policy as the root Application");
-        assert.deepEqual(sync.managedNamespaceMetadata.labels, {
-          [APP_NAMESPACE_LABEL]: "true",
-          "pod-security.kubernetes.io/enforce": "restricted",
-          "pod-security.kubernetes.io/audit": "restricted",
-          "pod-security.kubernetes.io/warn": "restricted",
-        });
+      });
+
+      it(`${env}: with imageRevision, the image file comes from that branch as a second ($values) source`, async () => {
+        const args = appsArgs(env);
+        args[args.length - 1] += ",imageRevision=deploy/" + env;
+        const app = one(await render(args), "Application");
+        await assertValid(app, env);
+        assert.equal(app.spec.source, undefined);
+        const [chart, values] = app.spec.sources;
+        assert.equal(chart.path, CHART);
+        assert.equal(chart.targetRevision, "main");
+        assert.deepEqual(chart.helm.valueFiles, [
+          `../../envs/${env}/values.yaml`,
+          `$values/gitops/envs/${env}/image.yaml`,
+        ]);
+        assert.deepEqual(values, { repoURL: REPO_URL, targetRevision: `deploy/${env}`, ref: "values" });
       });
     }
 

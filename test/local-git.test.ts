@@ -137,7 +137,7 @@ describe("local git: npm run plan -- dev --json", () => {
     assert.equal(values.image.tag, plan.outputs.appImageTag);
     assert.equal(
       image.inputs.environment.GIT_MESSAGE,
-      `deploy(dev): ${values.image.repository}:${values.image.tag}@${values.image.digest}`,
+      `deploy(dev): ${values.image.repository}:${values.image.tag}@${values.image.digest} [image-commit]`,
     );
     for (const commit of [tree, image]) {
       assert.equal(commit.inputs.create, `bash '${LOCAL_GIT_COMMIT_SCRIPT}'`);

@@ -69,6 +69,46 @@ const trust = (conditions: Record<string, unknown>) =>
     }),
   });
 
+const iamPolicy = (type: string, statement: unknown) =>
+  res(type, { policy: JSON.stringify({ Version: "2012-10-17", Statement: statement }) });
+const WORKFLOW_REF = "token.actions.githubusercontent.com:job_workflow_ref";
+const githubTrust = (conditions: Record<string, Record<string, string>>) =>
+  res("aws:iam/role:Role", {
+    assumeRolePolicy: JSON.stringify({
+      Statement: [
+        {
+          Effect: "Allow",
+          Principal: {
+            Federated: "arn:aws:iam::123456789012:oidc-provider/token.actions.githubusercontent.com",
+          },
+          Action: "sts:AssumeRoleWithWebIdentity",
+          Condition: {
+            ...conditions,
+            StringEquals: {
+              "token.actions.githubusercontent.com:sub": "repo:o/r:environment:prod",
+              ...conditions.StringEquals,
+            },
+          },
+        },
+      ],
+    }),
+  });
+const appProject = (name: string, spec: Record<string, unknown>) =>
+  res("kubernetes:argoproj.io/v1alpha1:AppProject", {
+    metadata: { name, namespace: "argocd" },
+    spec: {
+      sourceRepos: ["git@github.com:o/r.git"],
+      destinations: [],
+      clusterResourceWhitelist: [],
+      namespaceResourceWhitelist: [{ group: "apps", kind: "Deployment" }],
+      ...spec,
+    },
+  });
+const lockedDefault = (spec: Record<string, unknown> = {}) =>
+  res("kubernetes:argoproj.io/v1alpha1:AppProjectPatch", {
+    metadata: { name: "default", namespace: "argocd" },
+    spec: { sourceRepos: [], destinations: [], clusterResourceWhitelist: [], ...spec },
+  });
 const appNamespace = (name: string, level: string) =>
   res("kubernetes:core/v1:Namespace", {
     metadata: {
@@ -127,7 +167,7 @@ const adminChart = (chart: "argo-cd" | "grafana", alb: { scheme: string; group: 
     values: chart === "argo-cd" ? { server: { service: { type: "ClusterIP" }, ingress } } : { ingress },
   });
 };
-const iamPolicy = (statement: Record<string, unknown>) =>
+const allowPolicy = (statement: Record<string, unknown>) =>
   res("aws:iam/rolePolicy:RolePolicy", {
     policy: JSON.stringify({ Version: "2012-10-17", Statement: [{ Effect: "Allow", ...statement }] }),
   });
@@ -388,34 +428,152 @@ const cases: Record<string, { pass: PolicyResource[][]; fail: Array<[PolicyResou
   "iam-policies-scoped": {
     pass: [
       [
-        iamPolicy({
+        allowPolicy({
           Action: ["route53:ChangeResourceRecordSets"],
           Resource: ["arn:aws:route53:::hostedzone/Z1"],
         }),
       ],
       [
-        iamPolicy({
+        allowPolicy({
           Action: ["autoscaling:SetDesiredCapacity"],
           Resource: ["*"],
           Condition: { StringEquals: { "aws:ResourceTag/k8s.io/cluster-autoscaler/c": "owned" } },
         }),
       ],
       // Describe calls cannot be scoped and change nothing.
-      [iamPolicy({ Action: ["ec2:DescribeInstanceTypes"], Resource: ["*"] })],
+      [allowPolicy({ Action: ["ec2:DescribeInstanceTypes"], Resource: ["*"] })],
     ],
     fail: [
       [
-        [iamPolicy({ Action: "route53:*", Resource: ["arn:aws:route53:::hostedzone/Z1"] })],
+        [allowPolicy({ Action: "route53:*", Resource: ["arn:aws:route53:::hostedzone/Z1"] })],
         /wildcard actions route53:\*/,
       ],
-      [[iamPolicy({ Action: "*", Resource: "*" })], /wildcard actions \*/],
+      [[allowPolicy({ Action: "*", Resource: "*" })], /wildcard actions \*/],
       [
-        [iamPolicy({ Action: ["route53:ChangeResourceRecordSets"], Resource: "*" })],
+        [allowPolicy({ Action: ["route53:ChangeResourceRecordSets"], Resource: "*" })],
         /route53:ChangeResourceRecordSets on Resource "\*" without a condition/,
       ],
       [
-        [iamPolicy({ Action: ["autoscaling:TerminateInstanceInAutoScalingGroup"], Resource: ["*"] })],
+        [allowPolicy({ Action: ["autoscaling:TerminateInstanceInAutoScalingGroup"], Resource: ["*"] })],
         /TerminateInstanceInAutoScalingGroup on Resource "\*"/,
+      ],
+    ],
+  },
+  "iam-no-wildcard-actions": {
+    pass: [
+      [
+        iamPolicy("aws:iam/policy:Policy", [
+          { Effect: "Allow", Action: ["eks:*"], Resource: "arn:aws:eks:*" },
+        ]),
+      ],
+      // Denying everything is fine; so is a single statement that is not an array.
+      [iamPolicy("aws:iam/rolePolicy:RolePolicy", { Effect: "Deny", Action: "*", Resource: "*" })],
+      [
+        res("aws:iam/rolePolicyAttachment:RolePolicyAttachment", {
+          policyArn: "arn:aws:iam::aws:policy/ReadOnlyAccess",
+        }),
+      ],
+    ],
+    fail: [
+      [
+        [iamPolicy("aws:iam/policy:Policy", [{ Effect: "Allow", Action: "*", Resource: "*" }])],
+        /allows every action \("\*"\)/,
+      ],
+      [
+        [
+          iamPolicy("aws:iam/rolePolicy:RolePolicy", [
+            { Effect: "Allow", Action: ["s3:GetObject", "*:*"], Resource: "*" },
+          ]),
+        ],
+        /allows every action \("\*:\*"\)/,
+      ],
+      [
+        [
+          res("aws:iam/rolePolicyAttachment:RolePolicyAttachment", {
+            policyArn: "arn:aws:iam::aws:policy/AdministratorAccess",
+          }),
+        ],
+        /attaches AdministratorAccess/,
+      ],
+    ],
+  },
+  "github-oidc-workflow-pinned": {
+    pass: [
+      [githubTrust({ StringEquals: { [WORKFLOW_REF]: "o/r/.github/workflows/deploy.yml@refs/heads/main" } })],
+      [
+        githubTrust({
+          StringLike: { [WORKFLOW_REF]: "o/r/.github/workflows/preview.yml@refs/pull/*/merge" },
+        }),
+      ],
+      // Not GitHub's issuer: IRSA trusts are judged by oidc-roles-scoped only.
+      [trust({ StringEquals: { "oidc:sub": "system:serviceaccount:a:b" } })],
+    ],
+    fail: [
+      [[githubTrust({})], /must pin token\.actions\.githubusercontent\.com:job_workflow_ref .* got null/],
+      [
+        [githubTrust({ StringLike: { [WORKFLOW_REF]: "o/r/.github/workflows/*.yml@refs/heads/main" } })],
+        /must pin/,
+      ],
+      [[githubTrust({ StringEquals: { [WORKFLOW_REF]: "o/r/*" } })], /must pin/],
+    ],
+  },
+  "argocd-projects-scoped": {
+    pass: [
+      [
+        appProject("staging", {
+          destinations: [{ server: "https://kubernetes.default.svc", namespace: "demo-app" }],
+        }),
+        appProject("staging-bootstrap", {
+          destinations: [{ server: "https://kubernetes.default.svc", namespace: "argocd" }],
+          namespaceResourceWhitelist: [{ group: "argoproj.io", kind: "Application" }],
+        }),
+        lockedDefault(),
+      ],
+      // No AppProject at all: nothing to lock.
+      [res("kubernetes:core/v1:Namespace", { metadata: { name: "x" } })],
+    ],
+    fail: [
+      [[appProject("p", { sourceRepos: ["*"] }), lockedDefault()], /sourceRepos must not contain "\*"/],
+      [
+        [appProject("p", { destinations: [{ server: "*", namespace: "demo-app" }] }), lockedDefault()],
+        /must not use "\*"/,
+      ],
+      [
+        [
+          appProject("p", {
+            destinations: [{ server: "https://kubernetes.default.svc", namespace: "argocd" }],
+          }),
+          lockedDefault(),
+        ],
+        /only a project limited to Applications may deploy into Argo CD's namespace "argocd"/,
+      ],
+      [
+        [appProject("p", { clusterResourceWhitelist: [{ group: "*", kind: "*" }] }), lockedDefault()],
+        /clusterResourceWhitelist must name groups and kinds/,
+      ],
+      [[appProject("p", {})], /"default" AppProject must be locked/],
+      [[appProject("p", {}), lockedDefault({ sourceRepos: ["*"] })], /"default" AppProject must be locked/],
+    ],
+  },
+  "eks-endpoint-restricted": {
+    pass: [
+      prodCluster({ endpointPublicAccess: true, publicAccessCidrs: ["198.51.100.0/24"] }),
+      prodCluster({ endpointPublicAccess: false, publicAccessCidrs: [] }),
+      [
+        res("eks:index:Cluster", {
+          tags: { "gitops-platform:environment": "staging" },
+          publicAccessCidrs: ["0.0.0.0/0"],
+        }),
+      ],
+    ],
+    fail: [
+      [
+        prodCluster({ endpointPublicAccess: true, publicAccessCidrs: ["0.0.0.0/0"] }),
+        /open to 0\.0\.0\.0\/0/,
+      ],
+      [
+        prodCluster({ endpointPublicAccess: true, publicAccessCidrs: [] }),
+        /open to everyone \(no publicAccessCidrs\)/,
       ],
     ],
   },

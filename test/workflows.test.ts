@@ -10,6 +10,8 @@ import { validateWorkflow, type ValidationError } from "@action-validator/core";
 import { parseDocument } from "yaml";
 import { COMMANDS, parseArgs } from "../automation/args";
 import { knownStacks, PROJECT_DIR } from "../automation/stack-files";
+import { previewEnvironment } from "../components/github/github-wiring";
+import { IMAGE_COMMIT_MARKER, imageBranch } from "../components/gitops/gitops";
 
 const WORKFLOW_DIR = path.join(PROJECT_DIR, ".github", "workflows");
 const REQUIRED = ["ci.yml", "preview.yml", "deploy.yml", "kind-e2e.yml"];
@@ -23,6 +25,7 @@ interface Step {
 }
 interface Job {
   name?: string;
+  if?: string;
   needs?: string | string[];
   environment?: string | { name: string };
   concurrency?: string | { group: string; "cancel-in-progress"?: unknown };
@@ -89,6 +92,24 @@ function driverInvocations(run: string): string[][] {
   return [...run.matchAll(new RegExp(`\\bnpm\\s+run\\s+(${commands})\\s+--\\s+([^\\n|&;]*)`, "g"))].map(
     (m) => [m[1] as string, ...(m[2] as string).trim().split(/\s+/)],
   );
+}
+
+/** GitHub's branch and path filter patterns: `*` within a path segment, `**` across segments. */
+function githubGlob(pattern: string, value: string): boolean {
+  const regex = pattern
+    .split("**")
+    .map((part) => part.replace(/[.+?^${}()|[\]\\]/g, "\\$&").replace(/\*/g, "[^/]*"))
+    .join(".*");
+  return new RegExp(`^${regex}$`).test(value);
+}
+
+/** Whether a job is skipped for a head commit message: its own `if` on the marker, or a needed job's. */
+function skippedByMarker(job: Job, jobs: Record<string, Job>, message: string): boolean {
+  const condition = /^\$\{\{\s*!contains\(github\.event\.head_commit\.message, '([^']+)'\)\s*\}\}$/.exec(
+    job.if ?? "",
+  );
+  if (condition && message.includes(condition[1]!)) return true;
+  return [job.needs ?? []].flat().some((need) => skippedByMarker(jobs[need]!, jobs, message));
 }
 
 const SHA = /^[0-9a-f]{40}$/;
@@ -210,21 +231,65 @@ describe("workflows", () => {
   });
 
   describe("preview.yml", () => {
-    it("previews staging and prod on pull requests with OIDC and a read-only role, and may comment", () => {
+    it("plans every EKS stack offline and previews staging live, with OIDC and the read-only role, and may comment", () => {
       const wf = load("preview.yml");
       assert.deepEqual(Object.keys(wf.on), ["pull_request"]);
-      assert.deepEqual(wf.permissions, { contents: "read", "id-token": "write", "pull-requests": "write" });
-      const [job] = Object.values(wf.jobs);
-      assert.deepEqual(job?.strategy?.matrix?.stack, ["staging", "prod"]);
-      assert.equal(job?.env?.GITHUB_TOKEN, "${{ github.token }}", "the driver's comment token");
-      const all = steps(wf);
+      assert.deepEqual(wf.permissions, { contents: "read" });
+      assert.deepEqual(wf.jobs.plan?.strategy?.matrix?.stack, ["staging", "prod"]);
+      assert.ok((wf.jobs.plan?.steps ?? []).some((s) => s.run === "npm run plan -- ${{ matrix.stack }}"));
+      const job = wf.jobs.preview!;
+      assert.deepEqual(job.strategy?.matrix?.stack, ["staging"]);
+      assert.equal(job.environment, "${{ matrix.stack }}-preview");
+      assert.deepEqual(job.permissions, { contents: "read", "id-token": "write", "pull-requests": "write" });
+      assert.equal(job.env?.GITHUB_TOKEN, "${{ github.token }}", "the driver's comment token");
+      const all = job.steps ?? [];
       assert.ok(
         all.some((s) => s.uses?.startsWith("pulumi/actions@") && !s.with?.command),
         "installs the CLI only",
       );
       const aws = all.find((s) => s.uses?.startsWith("aws-actions/configure-aws-credentials@"));
-      assert.equal(aws?.with?.["role-to-assume"], "${{ vars.AWS_PREVIEW_ROLE_ARN }}");
+      assert.equal(
+        aws?.with?.["role-to-assume"],
+        "${{ vars.AWS_ROLE_ARN }}",
+        "the preview environment's role",
+      );
       assert.ok(all.some((s) => /npm run preview -- "\$STACK"/.test(s.run ?? "")));
+    });
+
+    it("pull-request previews hold no write secret and no prod passphrase", () => {
+      const text = source("preview.yml");
+      const wf = load("preview.yml");
+      assert.ok(!("pull_request_target" in wf.on), "never pull_request_target (base secrets with PR code)");
+      assert.doesNotMatch(text, /secrets:\s*inherit/);
+      // Secrets the file can read at all: only the preview environment's passphrase.
+      const secretsRead = [...new Set([...text.matchAll(/secrets\.([A-Za-z_][\w]*)/g)].map((m) => m[1]))];
+      assert.deepEqual(secretsRead, ["PULUMI_CONFIG_PASSPHRASE"]);
+      for (const [name, job] of Object.entries(wf.jobs)) {
+        const uses = JSON.stringify(job).includes("secrets.");
+        if (uses) {
+          // ...and only from a preview environment, which the program creates for non-prod stacks only.
+          assert.match(String(job.environment), /^\$\{\{ matrix\.stack \}\}-preview$/, `job ${name}`);
+          assert.ok(
+            !(job.strategy?.matrix?.stack as string[]).includes("prod"),
+            `job ${name} never runs for prod`,
+          );
+          assert.equal(previewEnvironment("staging"), "staging-preview");
+        }
+        const permissions = { ...(wf.permissions as object), ...(job.permissions as object) } as Record<
+          string,
+          string
+        >;
+        const writes = Object.entries(permissions)
+          .filter(([, level]) => level === "write")
+          .map(([scope]) => scope);
+        assert.deepEqual(
+          writes.filter((scope) => !["id-token", "pull-requests"].includes(scope)),
+          [],
+          `job ${name} may write only its OIDC token and pull-request comments`,
+        );
+      }
+      assert.equal(wf.jobs.plan?.permissions, undefined, "the offline plan runs with the read-only default");
+      assert.doesNotMatch(JSON.stringify(wf.jobs.plan), /secrets\.|id-token/);
     });
   });
 
@@ -233,7 +298,7 @@ describe("workflows", () => {
 
     it("deploys on push to main: staging, then prod behind the prod environment", () => {
       const { on, jobs } = wf();
-      assert.deepEqual(on, { push: { branches: ["main"] } });
+      assert.deepEqual(on, { push: { branches: ["main"], "paths-ignore": ["gitops/envs/*/image.yaml"] } });
       assert.equal(jobs.staging?.environment, "staging");
       assert.equal(jobs.prod?.environment, "prod");
       assert.deepEqual([jobs.prod?.needs].flat(), ["staging"]);
@@ -245,6 +310,68 @@ describe("workflows", () => {
           "write",
         );
       }
+    });
+
+    it("an image-file commit cannot start it: other branches, image-only pushes and the marker are all out", () => {
+      const { on, jobs } = wf();
+      const push = on.push as { branches: string[]; "paths-ignore": string[] };
+      const starts = (branch: string, files: string[], message: string) => {
+        if (!push.branches.some((p) => githubGlob(p, branch))) return false;
+        // paths-ignore: the workflow runs only if some changed file matches no pattern.
+        if (!files.some((f) => !push["paths-ignore"].some((p) => githubGlob(p, f)))) return false;
+        // Every job is skipped by the marker, directly or through the job it needs.
+        return Object.values(jobs).some((job) => !skippedByMarker(job, jobs, message));
+      };
+      const commit = `deploy(staging): ghcr.io/o/demo-app:0123456789ab ${IMAGE_COMMIT_MARKER}`;
+      for (const env of ["dev", "staging", "prod"]) {
+        const file = `gitops/envs/${env}/image.yaml`;
+        assert.equal(
+          starts(imageBranch(env), [file], commit),
+          false,
+          `Pulumi's commit to ${imageBranch(env)}`,
+        );
+        assert.equal(starts("main", [file], "edit by hand"), false, `an image-only push to main (${env})`);
+      }
+      assert.equal(
+        starts("main", ["app/src/server.ts", "gitops/envs/staging/image.yaml"], commit),
+        false,
+        "the marker",
+      );
+      // ...while a real change does deploy.
+      assert.equal(starts("main", ["app/src/server.ts"], "feat: faster"), true);
+      assert.equal(starts("main", ["gitops/envs/staging/values.yaml"], "more replicas"), true);
+      for (const job of Object.values(jobs)) {
+        assert.equal(job.if, `\${{ !contains(github.event.head_commit.message, '${IMAGE_COMMIT_MARKER}') }}`);
+      }
+    });
+
+    it("prod pushes to ECR with the job's own role, logged in before up", () => {
+      const steps = wf().jobs.prod!.steps ?? [];
+      const login = steps.findIndex((s) => /aws ecr get-login-password/.test(s.run ?? ""));
+      const aws = steps.findIndex((s) => s.uses?.startsWith("aws-actions/configure-aws-credentials@"));
+      assert.ok(aws >= 0 && aws < login, "after the OIDC credentials");
+      assert.ok(login < steps.findIndex((s) => /npm run up/.test(s.run ?? "")), "before up");
+      assert.match(steps[login]!.run!, /docker login --username AWS --password-stdin "\$registry"/);
+    });
+
+    it("pushes to GHCR with the job's own GITHUB_TOKEN, never the repository-admin token", () => {
+      const staging = wf().jobs.staging!;
+      assert.equal((staging.permissions as Record<string, string>).packages, "write");
+      const steps = staging.steps ?? [];
+      const login = steps.findIndex((s) => /docker login ghcr\.io/.test(s.run ?? ""));
+      assert.ok(
+        login >= 0 && login < steps.findIndex((s) => /npm run up/.test(s.run ?? "")),
+        "logs in before up",
+      );
+      assert.match(
+        steps[login]!.run!,
+        /^echo "\$GITHUB_TOKEN" \| docker login ghcr\.io --username "\$GITHUB_ACTOR" --password-stdin$/,
+      );
+      assert.equal(staging.env?.GITHUB_TOKEN, "${{ github.token }}");
+      assert.doesNotMatch(
+        source("deploy.yml"),
+        /GITOPS_GITHUB_TOKEN[^\n]*docker|docker[^\n]*GITOPS_GITHUB_TOKEN/,
+      );
     });
 
     it("one deploy per stack at a time, never cancelling the one in progress", () => {

@@ -2,6 +2,7 @@ import * as command from "@pulumi/command";
 import type * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
+import { stringify } from "yaml";
 import { ALB_INGRESS_CLASS } from "./alb-ingress";
 import { addonNamespace, exposureUrl, pinnedRelease, type ChartSource, type Exposure } from "./helm-release";
 
@@ -23,6 +24,11 @@ export interface ArgoCDArgs {
   reconciliationTimeout?: string;
   /** The release installing the Prometheus Operator CRDs: metrics ServiceMonitors are on and the install waits for it. Default: none (no ServiceMonitors). */
   monitoringCrds?: pulumi.Resource;
+  /**
+   * GitHub OAuth through Dex: members of the organisation sign in, teams map to roles, and the local
+   * `admin` account is disabled. Default: none (the admin account, whose password is a stack output).
+   */
+  sso?: ArgoCdSso & { clientSecret: pulumi.Input<string> };
   /** Resources the install waits for, typically the cluster with its nodes. Default: none. */
   dependsOn?: pulumi.Input<pulumi.Resource>[];
   /** The stack's Kubernetes provider. */
@@ -39,6 +45,18 @@ interface Component {
   metrics: Metrics;
 }
 
+/** Single sign-on through Dex's GitHub connector. */
+export interface ArgoCdSso {
+  /** Organisation whose members may sign in. */
+  githubOrg: string;
+  /** Client id of the GitHub OAuth App (its callback: `<url>/api/dex/callback`). */
+  clientId: string;
+  /** Argo CD's public URL (argocd-cm `url`). */
+  url: string;
+  /** Teams (slugs) of the organisation and the built-in role each gets. */
+  teamRoles: readonly { team: string; role: "admin" | "readonly" }[];
+}
+
 /** The argo-cd chart values this component sets (charts/argo-cd/values.yaml). */
 export interface ArgoCdValues {
   global: { networkPolicy: { create: boolean }; domain?: string };
@@ -46,12 +64,13 @@ export interface ArgoCdValues {
   configs: {
     cm: Record<string, string>;
     params: { "server.insecure": boolean };
-    rbac: { "policy.default": string };
+    rbac: { "policy.default": string; "policy.csv": string; scopes: string };
     /** A Pulumi secret of its own: the rest of the values stays readable in previews. */
     secret: pulumi.Input<{
       argocdServerAdminPassword: string;
       argocdServerAdminPasswordMtime: string;
       githubSecret: string;
+      extra?: Record<string, string>;
     }>;
   };
   controller: Component;
@@ -178,6 +197,7 @@ export function argoCdValues(settings: {
   /** When the password was set (RFC 3339, UTC). */
   mtime: pulumi.Input<string>;
   githubSecret: pulumi.Input<string>;
+  sso?: ArgoCdSso & { clientSecret: pulumi.Input<string> };
 }): ArgoCdValues {
   const metrics = { enabled: true, serviceMonitor: { enabled: settings.serviceMonitors } };
   const ha = settings.highAvailability;
@@ -187,6 +207,7 @@ export function argoCdValues(settings: {
     metrics,
   });
   const exposure = settings.exposure;
+  const sso = settings.sso;
   return {
     global: {
       // The chart's NetworkPolicies (its default since 10.0): each component admits only its known peers,
@@ -195,25 +216,35 @@ export function argoCdValues(settings: {
       // argocd-cm `url` (links, SSO callbacks) is https://<global.domain> unless configs.cm.url says otherwise.
       ...(exposure.type === "Ingress" ? { domain: exposure.host } : {}),
     },
-    // No SSO is configured: the admin account and RBAC roles are the way in.
-    dex: { enabled: false },
+    // Without SSO the admin account is the way in; with it, Dex and GitHub teams.
+    dex: { enabled: sso !== undefined },
     configs: {
       cm: {
         ...(settings.url ? { url: settings.url } : {}),
         ...(settings.reconciliationTimeout
           ? { "timeout.reconciliation": settings.reconciliationTimeout }
           : {}),
+        ...(sso ? ssoSettings(sso) : {}),
       },
       // Plain HTTP inside the cluster: kind has no TLS, and on EKS TLS ends at the load balancer.
       params: { "server.insecure": true },
-      rbac: { "policy.default": "role:readonly" },
+      // No role for anyone not named: a signed-in stranger of the organisation sees nothing.
+      rbac: {
+        "policy.default": "",
+        "policy.csv": (sso?.teamRoles ?? [])
+          .map(({ team, role }) => `g, ${sso?.githubOrg}:${team}, role:${role}`)
+          .join("\n"),
+        scopes: "[groups]",
+      },
       secret: pulumi.secret(
         pulumi
-          .all([settings.hash, settings.mtime, settings.githubSecret])
-          .apply(([argocdServerAdminPassword, argocdServerAdminPasswordMtime, githubSecret]) => ({
+          .all([settings.hash, settings.mtime, settings.githubSecret, sso?.clientSecret ?? ""])
+          .apply(([argocdServerAdminPassword, argocdServerAdminPasswordMtime, githubSecret, ssoSecret]) => ({
             argocdServerAdminPassword,
             argocdServerAdminPasswordMtime,
             githubSecret,
+            // Rendered into argocd-secret; dex.config refers to it as $dex.github.clientSecret.
+            ...(sso ? { extra: { "dex.github.clientSecret": ssoSecret } } : {}),
           })),
       ),
     },
@@ -250,4 +281,21 @@ export function argoCdValues(settings: {
       ? { enabled: true, exporter: { enabled: true, serviceMonitor: { enabled: settings.serviceMonitors } } }
       : { enabled: false },
   };
+}
+
+/** argocd-cm entries of GitHub SSO: the URL Dex calls back to, the connector, and no local admin. */
+function ssoSettings(sso: ArgoCdSso): Record<string, string> {
+  const connector = {
+    type: "github",
+    id: "github",
+    name: "GitHub",
+    config: {
+      clientID: sso.clientId,
+      clientSecret: "$dex.github.clientSecret",
+      // Only members of these teams may sign in; groups are "<org>:<team-slug>".
+      orgs: [{ name: sso.githubOrg, teams: [...new Set(sso.teamRoles.map((t) => t.team))] }],
+      teamNameField: "slug",
+    },
+  };
+  return { url: sso.url, "dex.config": stringify({ connectors: [connector] }), "admin.enabled": "false" };
 }

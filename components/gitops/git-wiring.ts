@@ -4,7 +4,7 @@ import type { ArgoCD } from "../addons/argocd";
 import type { PlatformCluster } from "../cluster/kubernetes-provider";
 import type { PlatformConfig } from "../config";
 import type { LocalGitServer } from "../cluster/local-git-server";
-import type { GitOpsArgs } from "./gitops";
+import { imageBranch, type GitOpsArgs } from "./gitops";
 import { GitHubRepositoryWriter, LocalGitRepositoryWriter } from "./git-writer";
 
 /** The working tree's gitops/ directory, pushed to the local git server. */
@@ -18,9 +18,13 @@ export const GITOPS_DIR = path.resolve(__dirname, "../..", "gitops");
 export async function createGitWriter(
   config: PlatformConfig,
   deps: { cluster: PlatformCluster; argocd: ArgoCD },
-): Promise<Pick<GitOpsArgs, "writer" | "pushTree"> & { localServer?: LocalGitServer }> {
+): Promise<Pick<GitOpsArgs, "writer" | "pushTree" | "imageBranch"> & { localServer?: LocalGitServer }> {
   if (config.gitops.source === "github" && config.github.enabled) {
-    return { writer: new GitHubRepositoryWriter(config.github.repository) };
+    // A protected main never takes the image commit: it goes to deploy/<env> (docs/bootstrap.md).
+    return {
+      writer: new GitHubRepositoryWriter(config.github.repository),
+      imageBranch: imageBranch(config.environment),
+    };
   }
   const local = config.gitops.localServer;
   if (config.gitops.source !== "local" || !local || config.cluster.provider !== "kind") return {};

@@ -26,6 +26,8 @@ export interface TreeChange {
 export interface GitCommitArgs {
   /** Branch the commit goes on. */
   branch: string;
+  /** Branch `branch` is created from when it does not exist yet (GitHub; the local writer starts a missing branch empty). Default: none. */
+  createFrom?: string;
   /** Commit message; it names what is deployed (the image). */
   message: pulumi.Input<string>;
   change: FileChange | TreeChange;
@@ -64,6 +66,9 @@ export class GitHubRepositoryWriter implements GitRepositoryWriter {
       {
         repository: this.repository,
         branch: args.branch,
+        ...(args.createFrom && args.createFrom !== args.branch
+          ? { autocreateBranch: true, autocreateBranchSourceBranch: args.createFrom }
+          : {}),
         file: args.change.file,
         content: args.change.content,
         commitMessage: args.message,

@@ -1,5 +1,5 @@
 import * as path from "node:path";
-import * as pulumi from "@pulumi/pulumi";
+import type * as pulumi from "@pulumi/pulumi";
 import { AppImage } from "./app-image";
 import type { PlatformConfig } from "../config";
 import type { EksCluster } from "../cluster/eks-cluster";
@@ -11,6 +11,7 @@ const APP_DIR = path.resolve(__dirname, "..", "..", "app");
 /**
  * Builds and pushes the app image to the stack's registry: the kind registry (dev, native platform),
  * GHCR or ECR (multi-platform amd64 + arm64). ECR code, and with it @pulumi/aws, loads only when used.
+ * The tag is the build context's content hash, so the same source never yields a new image.
  */
 export async function createAppImage(config: PlatformConfig, cluster: PlatformCluster): Promise<AppImage> {
   const name = `${config.cluster.name}-app`;
@@ -28,13 +29,13 @@ export async function createAppImage(config: PlatformConfig, cluster: PlatformCl
     }
     case "ghcr": {
       const owner = config.appImage.ghcrOwner as string; // required by config validation for ghcr
-      const token =
-        new pulumi.Config("github").getSecret("token") ?? pulumi.secret(process.env.GITHUB_TOKEN ?? "");
+      // No credentials here: the push uses the builder's login to ghcr.io, which deploy.yml makes with
+      // the job's own GITHUB_TOKEN (packages: write) and a person makes with `docker login ghcr.io`.
+      // So neither the repository-admin token nor any push token is kept in the state.
       return new AppImage(name, {
         ...common,
         repository: `ghcr.io/${owner}/${config.appImage.name}`,
         platforms: ["linux/amd64", "linux/arm64"],
-        registry: { address: "ghcr.io", username: process.env.GITHUB_ACTOR ?? owner, password: token },
       });
     }
     case "ecr": {
@@ -49,7 +50,7 @@ export async function createAppImage(config: PlatformConfig, cluster: PlatformCl
         ...common,
         repository: repo.repositoryUrl,
         platforms: ["linux/amd64", "linux/arm64"],
-        registry: repo.registry,
+        // The builder's own login, as for GHCR: deploy.yml logs in with the job's role.
       });
     }
   }

@@ -25,13 +25,15 @@ export async function platformValuesFile(stack: string): Promise<string | undefi
   fs.writeFileSync(rootFile, JSON.stringify(source.helm.valuesObject));
   const result = helm(["template", "apps", source.path, "-f", rootFile]);
   if (result.status !== 0) throw new Error(`apps chart of ${stack}: ${result.stderr}`);
+  type ChartSource = { helm?: { valuesObject?: object } };
   const app = parseAllDocuments(result.stdout)
     .map(
       (d) =>
-        d.toJSON() as { metadata: { name: string }; spec: { source: { helm: { valuesObject?: object } } } },
+        d.toJSON() as { metadata: { name: string }; spec: { source?: ChartSource; sources?: ChartSource[] } },
     )
     .find((a) => a.metadata.name === "demo-app");
-  const values = app?.spec.source.helm.valuesObject;
+  // A single source, or (image file on deploy/<env>) the chart as the first of several.
+  const values = (app?.spec.source ?? app?.spec.sources?.[0])?.helm?.valuesObject;
   if (!values) return undefined;
   const file = path.join(DIR, `${stack}.json`);
   fs.writeFileSync(file, JSON.stringify(values));
