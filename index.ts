@@ -1,6 +1,9 @@
 import * as pulumi from "@pulumi/pulumi";
+import { AdmissionPolicies } from "./components/addons/admission-policies";
 import { ArgoCD } from "./components/addons/argocd";
 import { createBackup } from "./components/addons/backup";
+import { createExternalSecrets } from "./components/addons/external-secrets";
+import { ImageSignatureVerification } from "./components/addons/image-signatures";
 import { createCluster } from "./components/cluster/cluster";
 import { loadPlatformConfig } from "./components/config";
 import { createGitHubResources } from "./components/github/github-wiring";
@@ -16,9 +19,12 @@ import { Monitoring } from "./components/addons/monitoring";
  *   2. cluster    kind (dev) or EKS (staging, prod), and the one Kubernetes provider
  *   3. image      the app built and pushed, pinned by digest
  *   4. add-ons    in parallel once the cluster is up: Monitoring (kube-prometheus-stack + Grafana),
- *                 Argo CD and Backup (Velero); only their ServiceMonitors wait for the Prometheus CRDs
- *   5. GitHub     Actions environment, variables and OIDC role (when githubEnabled)
- *   6. GitOps     repository, AppProject and root Application; the image reference committed to git
+ *                 Argo CD, Backup (Velero) and External Secrets; only their ServiceMonitors wait for the
+ *                 Prometheus CRDs
+ *   5. admission  ValidatingAdmissionPolicies on the app namespaces (pod rules, image source), and
+ *                 image signature verification (policy-controller) outside dev
+ *   6. GitHub     Actions environment, variables and OIDC role (when githubEnabled)
+ *   7. GitOps     repository, AppProject and root Application; the image reference committed to git
  */
 export = async () => {
   const config = loadPlatformConfig();
@@ -62,6 +68,26 @@ export = async () => {
     monitoringCrds: monitoring.prometheusStack,
   });
 
+  const externalSecrets = await createExternalSecrets(config, cluster, {
+    ...addonOptions,
+    monitoringCrds: monitoring.prometheusStack,
+  });
+
+  const admission = new AdmissionPolicies(`${config.cluster.name}-admission`, {
+    ...addonOptions,
+    imageRepository: appImage.repository,
+  });
+  const signatures = config.imageSigner
+    ? new ImageSignatureVerification(`${config.cluster.name}-image-signatures`, {
+        ...addonOptions,
+        chartVersion: config.charts.policyController,
+        imageRepository: appImage.repository,
+        signer: config.imageSigner,
+        replicas: config.environment === "prod" ? 2 : 1,
+        monitoringCrds: monitoring.prometheusStack,
+      })
+    : undefined;
+
   const gitHub = await createGitHubResources(config, cluster);
 
   const gitops = new GitOps(
@@ -87,8 +113,14 @@ export = async () => {
         backup_bucket: backup.bucket,
       },
       provider: cluster.provider,
-      // Argo CD's CRDs must exist before its Applications; on destroy, Applications go first.
-      dependsOn: [argocd.release],
+      // Argo CD's CRDs must exist before its Applications, and the admission checks and the secret
+      // store before the app syncs; on destroy, Applications go first.
+      dependsOn: [
+        argocd.release,
+        externalSecrets.release,
+        admission,
+        ...(signatures ? [signatures.release] : []),
+      ],
     },
     gitHub ? { providers: [gitHub.provider] } : undefined,
   );
@@ -110,6 +142,9 @@ export = async () => {
     grafanaAdminPassword: monitoring.grafanaAdminPassword,
     prometheusUrl: monitoring.prometheusUrl,
     backupBucket: backup.bucket,
+    secretStore: externalSecrets.storeName,
+    admissionPolicies: admission.policyNames,
+    ...(signatures ? { imageSignaturePolicy: signatures.policyName } : {}),
     ...(gitHub?.actionsRoleArn ? { githubActionsRoleArn: gitHub.actionsRoleArn } : {}),
   };
 };

@@ -153,6 +153,8 @@ export const rawConfigSchema = z.strictObject({
   kubePrometheusStackChartVersion: chartVersion("kube-prometheus-stack"),
   grafanaChartVersion: chartVersion("grafana"),
   veleroChartVersion: chartVersion("velero"),
+  externalSecretsChartVersion: chartVersion("external-secrets"),
+  policyControllerChartVersion: chartVersion("policy-controller"),
 
   argocdHighAvailability: boolean(),
   prometheusRetention: z.string().regex(PROMETHEUS_DURATION, {
@@ -236,6 +238,11 @@ export interface PlatformConfig {
   /** The app image: name within the registry, and how many images ECR keeps. */
   readonly appImage: { readonly name: string; readonly ecrKeepImages: number; readonly ghcrOwner?: string };
   readonly github: GitHubSettings;
+  /**
+   * The repository whose deploy workflow signs the app image; signatures are verified at admission.
+   * Undefined with the local registry (dev), which the cluster trusts without signatures.
+   */
+  readonly imageSigner?: { readonly owner: string; readonly repository: string };
   readonly gitops: {
     readonly repoUrl: string;
     readonly revision: string;
@@ -246,6 +253,8 @@ export interface PlatformConfig {
     readonly kubePrometheusStack: string;
     readonly grafana: string;
     readonly velero: string;
+    readonly externalSecrets: string;
+    readonly policyController: string;
   };
   /** Per-environment settings of the add-ons (Argo CD, Prometheus, Velero). */
   readonly addons: {
@@ -401,6 +410,12 @@ function crossFieldProblems(c: RawConfig): string[] {
     }
   }
 
+  if (c.imageRegistry !== "local" && !(c.githubOwner && c.githubRepository)) {
+    problems.push(
+      `${key("githubRepository")}: required with githubOwner when imageRegistry is "${c.imageRegistry}": the cluster admits only images signed by that repository's deploy workflow (got githubOwner ${show(c.githubOwner)}, githubRepository ${show(c.githubRepository)})`,
+    );
+  }
+
   if (c.githubEnabled) {
     if (!c.githubOwner)
       problems.push(`${key("githubOwner")}: required when githubEnabled is true (it is not set)`);
@@ -475,12 +490,18 @@ function toPlatformConfig(c: RawConfig, context: { project: string; stack: strin
       ghcrOwner: c.githubOwner?.toLowerCase(),
     },
     github,
+    imageSigner:
+      c.imageRegistry === "local"
+        ? undefined
+        : { owner: c.githubOwner as string, repository: c.githubRepository as string },
     gitops: { repoUrl, revision: c.gitopsRevision, appNamespaces: c.appNamespaces },
     charts: {
       argocd: c.argocdChartVersion,
       kubePrometheusStack: c.kubePrometheusStackChartVersion,
       grafana: c.grafanaChartVersion,
       velero: c.veleroChartVersion,
+      externalSecrets: c.externalSecretsChartVersion,
+      policyController: c.policyControllerChartVersion,
     },
     addons: {
       argocdHighAvailability: c.argocdHighAvailability,
