@@ -21,6 +21,7 @@ export const APP_RESOURCE_KINDS = [
   { group: "autoscaling", kind: "HorizontalPodAutoscaler" },
   { group: "networking.k8s.io", kind: "NetworkPolicy" },
   { group: "monitoring.coreos.com", kind: "ServiceMonitor" },
+  { group: "external-secrets.io", kind: "ExternalSecret" },
 ];
 
 /** Arguments of {@link GitOps}. */
