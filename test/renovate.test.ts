@@ -5,6 +5,8 @@ import { parse } from "yaml";
 import { PROJECT_DIR, readProject } from "../automation/evaluate";
 import { ARGOCD_CHART } from "../components/addons/argocd";
 import { VELERO_CHART } from "../components/addons/backup";
+import { EXTERNAL_SECRETS_CHART } from "../components/addons/external-secrets";
+import { POLICY_CONTROLLER_CHART } from "../components/addons/image-signatures";
 import { GRAFANA_CHART, KUBE_PROMETHEUS_STACK_CHART } from "../components/addons/monitoring";
 
 /** A dependency as a Renovate regex manager extracts it. */
@@ -143,7 +145,14 @@ describe("renovate: every pin is kept current", () => {
     const charts = extract("Pulumi.yaml", read("Pulumi.yaml"), renovate.customManagers).filter(
       (e) => e.datasource === "helm",
     );
-    const sources = [ARGOCD_CHART, KUBE_PROMETHEUS_STACK_CHART, GRAFANA_CHART, VELERO_CHART];
+    const sources = [
+      ARGOCD_CHART,
+      KUBE_PROMETHEUS_STACK_CHART,
+      GRAFANA_CHART,
+      VELERO_CHART,
+      EXTERNAL_SECRETS_CHART,
+      POLICY_CONTROLLER_CHART,
+    ];
     assert.deepEqual(
       charts.map((c) => `${c.registryUrl}#${c.depName}`).sort(),
       sources.map((s) => `${s.repo}#${s.chart}`).sort(),
