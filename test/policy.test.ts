@@ -86,6 +86,8 @@ function restrictedPod(container: Record<string, unknown> = {}, resources?: Reco
       {
         name: "app",
         image: "app:1.0.0",
+        livenessProbe: { httpGet: { path: "/healthz", port: 8080 } },
+        readinessProbe: { httpGet: { path: "/readyz", port: 8080 } },
         resources: resources ?? {
           requests: { cpu: "50m", memory: "64Mi" },
           limits: { cpu: "500m", memory: "256Mi" },
@@ -98,6 +100,14 @@ function restrictedPod(container: Record<string, unknown> = {}, resources?: Reco
         },
       },
     ],
+  };
+}
+
+/** A pod spec whose containers have no liveness or readiness probe (fine for batch work only). */
+function withoutProbes(pod: ReturnType<typeof restrictedPod>) {
+  return {
+    ...pod,
+    containers: pod.containers.map(({ livenessProbe: _l, readinessProbe: _r, ...c }) => c),
   };
 }
 
@@ -215,8 +225,23 @@ const cases: Record<string, { pass: PolicyResource[][]; fail: Array<[PolicyResou
     ],
   },
   "pods-restricted": {
-    pass: [[res("kubernetes:apps/v1:Deployment", { spec: { template: { spec: restrictedPod() } } })]],
+    pass: [
+      [res("kubernetes:apps/v1:Deployment", { spec: { template: { spec: restrictedPod() } } })],
+      [
+        res("kubernetes:batch/v1:Job", {
+          spec: { template: { spec: withoutProbes(restrictedPod()) } },
+        }),
+      ],
+    ],
     fail: [
+      [
+        [
+          res("kubernetes:apps/v1:Deployment", {
+            spec: { template: { spec: withoutProbes(restrictedPod()) } },
+          }),
+        ],
+        /livenessProbe must be set/,
+      ],
       [
         [
           res("kubernetes:apps/v1:Deployment", {

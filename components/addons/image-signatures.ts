@@ -24,7 +24,7 @@ export function workflowSubjectRegExp(
   workflowFile = "deploy.yml",
   ref = "refs/heads/main",
 ): string {
-  const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&");
+  const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
   return `^${escape(`https://github.com/${owner}/${repo}/.github/workflows/${workflowFile}@${ref}`)}$`;
 }
 
