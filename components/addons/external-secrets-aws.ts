@@ -1,7 +1,7 @@
 // Loaded only by EKS stacks (see createExternalSecrets in components/addons/secrets.ts): dev never loads @pulumi/aws.
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import { irsaTrustPolicy } from "../cluster/irsa";
+import { irsaRole } from "../cluster/irsa-role";
 
 /** Arguments of {@link SecretsManagerAccess}. */
 export interface SecretsManagerAccessArgs {
@@ -49,26 +49,16 @@ export class SecretsManagerAccess extends pulumi.ComponentResource {
         awsOpts,
       );
     }
-    const role = new aws.iam.Role(
-      `${name}-role`,
-      {
-        description: `External Secrets store (${args.serviceAccount.namespace}/${args.serviceAccount.name}) via IRSA: ${args.keyPrefix}*`,
-        assumeRolePolicy: irsaTrustPolicy(
-          args.oidcProviderArn,
-          args.oidcProviderUrl,
-          args.serviceAccount.namespace,
-          args.serviceAccount.name,
-        ),
-      },
-      awsOpts,
-    );
     const identity = aws.getCallerIdentityOutput({}, awsOpts);
     const region = aws.getRegionOutput({}, awsOpts);
     const partition = aws.getPartitionOutput({}, awsOpts);
-    new aws.iam.RolePolicy(
-      `${name}-policy`,
+    const role = irsaRole(
+      name,
       {
-        role: role.id,
+        purpose: `External Secrets store, ${args.keyPrefix}*`,
+        oidcProviderArn: args.oidcProviderArn,
+        oidcProviderUrl: args.oidcProviderUrl,
+        serviceAccount: args.serviceAccount,
         policy: secretsReadPolicy(
           pulumi.interpolate`arn:${partition.partition}:secretsmanager:${region.region}:${identity.accountId}:secret:${args.keyPrefix}*`,
         ),
