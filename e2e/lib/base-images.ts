@@ -175,14 +175,6 @@ async function buildNodeBuildImage(
     fs.mkdirSync(path.join(root, "usr/local/lib/node_modules"), { recursive: true });
     fs.mkdirSync(path.join(root, "usr/local/etc"), { recursive: true });
     fs.copyFileSync(node.binary, path.join(root, "usr/local/bin/node"));
-    // The libraries node links against (Node 26 also needs libatomic, which minbase lacks), as ldd
-    // resolved them on this host of the same Debian release.
-    for (const lib of node.libraries) {
-      // Under /usr: minbase's /lib and /lib64 are symlinks (merged /usr) that a copied directory would replace.
-      const dest = path.join(root, lib.replace(/^\/(lib|lib64)\//, "/usr/$1/"));
-      fs.mkdirSync(path.dirname(dest), { recursive: true });
-      fs.copyFileSync(fs.realpathSync(lib), dest);
-    }
     await run("cp", ["-a", node.npmDir, path.join(root, "usr/local/lib/node_modules/npm")]);
     fs.symlinkSync("../lib/node_modules/npm/bin/npm-cli.js", path.join(root, "usr/local/bin/npm"));
     fs.symlinkSync("../lib/node_modules/npm/bin/npx-cli.js", path.join(root, "usr/local/bin/npx"));
