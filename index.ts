@@ -1,7 +1,10 @@
 import * as pulumi from "@pulumi/pulumi";
+import { AdmissionPolicies } from "./components/addons/admission-policies";
 import { ArgoCD, ARGOCD_SERVER_SERVICE } from "./components/addons/argocd";
 import { ArgoCdWebhookIngress } from "./components/addons/argocd-webhook-ingress";
 import { createBackup } from "./components/addons/backup";
+import { createExternalSecrets } from "./components/addons/external-secrets";
+import { ImageSignatureVerification } from "./components/addons/image-signatures";
 import { createCluster } from "./components/cluster/cluster";
 import { loadPlatformConfig, loadSecretConfig } from "./components/config";
 import { createGitHubResources } from "./components/github/github-wiring";
@@ -27,6 +30,8 @@ import { createPlatformAddons } from "./components/addons/platform-addons";
  *   7. GitOps     repository, bootstrap and app projects (default locked), root Application; the image
  *                 reference committed to git (deploy/<env> on GitHub, or the local git server next to
  *                 kind that Pulumi pushes gitops/ to), its pull secret where the registry needs one
+ *   8. admission  ValidatingAdmissionPolicies on the app namespaces (pod rules, image source), image
+ *                 signature verification (policy-controller) outside dev; External Secrets beside the add-ons
  */
 export = async () => {
   const config = loadPlatformConfig();
@@ -95,6 +100,25 @@ export = async () => {
     monitoringCrds: monitoring.prometheusStack,
   });
 
+  const externalSecrets = await createExternalSecrets(config, cluster, {
+    ...addonOptions,
+    monitoringCrds: monitoring.prometheusStack,
+  });
+
+  const admission = new AdmissionPolicies(`${config.cluster.name}-admission`, {
+    ...addonOptions,
+    imageRepository: appImage.repository,
+  });
+  const signatures = config.imageSigner
+    ? new ImageSignatureVerification(`${config.cluster.name}-image-signatures`, {
+        ...addonOptions,
+        chartVersion: config.charts.policyController,
+        imageRepository: appImage.repository,
+        signer: config.imageSigner,
+        replicas: config.environment === "prod" ? 2 : 1,
+        monitoringCrds: monitoring.prometheusStack,
+      })
+    : undefined;
   const { localServer: localGit, ...git } = await createGitWriter(config, { cluster, argocd });
   // GHCR is pulled with a read:packages token from config; ECR through the node role; local needs none.
   const ghcrPullToken = config.imageRegistry === "ghcr" ? loadSecretConfig().ghcrPullToken : undefined;
@@ -133,8 +157,14 @@ export = async () => {
         backup_bucket: backup.bucket,
       },
       provider: cluster.provider,
-      // Argo CD's CRDs must exist before its Applications; on destroy, Applications go first.
-      dependsOn: [argocd.release],
+      // Argo CD's CRDs must exist before its Applications, and the admission checks and the secret
+      // store before the app syncs; on destroy, Applications go first.
+      dependsOn: [
+        argocd.release,
+        externalSecrets.release,
+        admission,
+        ...(signatures ? [signatures.release] : []),
+      ],
     },
     gitHub ? { providers: [gitHub.provider] } : undefined,
   );
@@ -158,6 +188,9 @@ export = async () => {
     grafanaAdminPassword: monitoring.grafanaAdminPassword,
     prometheusUrl: monitoring.prometheusUrl,
     backupBucket: backup.bucket,
+    secretStore: externalSecrets.storeName,
+    admissionPolicies: admission.policyNames,
+    ...(signatures ? { imageSignaturePolicy: signatures.policyName } : {}),
     ...(gitHub?.actionsRoleArn ? { githubActionsRoleArn: gitHub.actionsRoleArn } : {}),
     ...(gitHub?.previewRoleArn ? { githubPreviewRoleArn: gitHub.previewRoleArn } : {}),
     // The local git server (dev): clone, revert and push by hand as user "pulumi" (docs/dev.md).

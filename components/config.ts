@@ -203,6 +203,8 @@ export const rawConfigSchema = z.strictObject({
   externalDnsChartVersion: chartVersion("external-dns"),
   metricsServerChartVersion: chartVersion("metrics-server"),
   clusterAutoscalerChartVersion: chartVersion("cluster-autoscaler"),
+  externalSecretsChartVersion: chartVersion("external-secrets"),
+  policyControllerChartVersion: chartVersion("policy-controller"),
 
   argocdHighAvailability: boolean(),
   prometheusRetention: z.string().regex(PROMETHEUS_DURATION, {
@@ -334,6 +336,11 @@ export interface PlatformConfig {
     readonly ghcrPullUsername?: string;
   };
   readonly github: GitHubSettings;
+  /**
+   * The repository whose deploy workflow signs the app image; signatures are verified at admission.
+   * Undefined with the local registry (dev), which the cluster trusts without signatures.
+   */
+  readonly imageSigner?: { readonly owner: string; readonly repository: string };
   readonly gitops: {
     readonly source: GitOpsSource;
     readonly repoUrl: string;
@@ -351,6 +358,8 @@ export interface PlatformConfig {
     readonly externalDns: string;
     readonly metricsServer: string;
     readonly clusterAutoscaler: string;
+    readonly externalSecrets: string;
+    readonly policyController: string;
   };
   /** Per-environment settings of the add-ons (Argo CD, Prometheus, Velero). */
   readonly addons: {
@@ -615,6 +624,11 @@ function crossFieldProblems(c: RawConfig, secretsSet: readonly SecretConfigKey[]
       `${key("argocdSsoClientId")}: argocdSsoGithubOrg and argocdSsoTeamRoles take effect only with the OAuth App's client id (it is not set)`,
     );
   }
+  if (c.imageRegistry !== "local" && !(c.githubOwner && c.githubRepository)) {
+    problems.push(
+      `${key("githubRepository")}: required with githubOwner when imageRegistry is "${c.imageRegistry}": the cluster admits only images signed by that repository's deploy workflow (got githubOwner ${show(c.githubOwner)}, githubRepository ${show(c.githubRepository)})`,
+    );
+  }
 
   if (c.githubEnabled) {
     if (!c.githubOwner)
@@ -707,6 +721,10 @@ function toPlatformConfig(c: RawConfig, context: ConfigContext): PlatformConfig 
       ghcrPullUsername: c.ghcrPullUsername ?? c.githubOwner,
     },
     github,
+    imageSigner:
+      c.imageRegistry === "local"
+        ? undefined
+        : { owner: c.githubOwner as string, repository: c.githubRepository as string },
     gitops: {
       source,
       repoUrl,
@@ -725,6 +743,8 @@ function toPlatformConfig(c: RawConfig, context: ConfigContext): PlatformConfig 
       externalDns: c.externalDnsChartVersion,
       metricsServer: c.metricsServerChartVersion,
       clusterAutoscaler: c.clusterAutoscalerChartVersion,
+      externalSecrets: c.externalSecretsChartVersion,
+      policyController: c.policyControllerChartVersion,
     },
     addons: {
       argocdHighAvailability: c.argocdHighAvailability,

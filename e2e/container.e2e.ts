@@ -14,6 +14,7 @@
  * anything; E2E_TIMEOUT_MS bounds the whole run (default 20 minutes).
  */
 import { strict as assert } from "node:assert";
+import { randomBytes } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { gitServerChecks, type GitServerReport } from "./git-server";
@@ -35,6 +36,8 @@ const CI = /^(true|1|yes)$/i.test(process.env.CI ?? "");
 const DRAIN_DELAY_MS = Number(process.env.E2E_DRAIN_DELAY_MS ?? 2000);
 const SHUTDOWN_TIMEOUT_MS = 10_000;
 const MEMORY = "256m";
+/** A throwaway API token for this run, to check that the app reports it without showing it. */
+const API_TOKEN = randomBytes(18).toString("hex");
 const MEMORY_BYTES = 256 * 1024 * 1024;
 const APP_UID = 10001;
 /** Bounds of the load sent during the drain. */
@@ -250,6 +253,9 @@ async function runLockedDown(ref: string, commit: string): Promise<Running> {
     `DRAIN_DELAY_MS=${DRAIN_DELAY_MS}`,
     "--env",
     `SHUTDOWN_TIMEOUT_MS=${SHUTDOWN_TIMEOUT_MS}`,
+    // The secret the cluster hands over through an ExternalSecret; the app may only say that it has one.
+    "--env",
+    `API_TOKEN=${API_TOKEN}`,
     ref,
   ]);
   report.dockerRunReturnedMs = Date.now() - t0;
@@ -328,6 +334,11 @@ async function probe(app: Running): Promise<void> {
     info.status === 200 && body.version === app.version && body.commit === app.commit && body.env === "dev",
     "GET /api/info: 200 with the version, commit and environment the container was given",
     info.body,
+  );
+  check(
+    body.apiTokenConfigured === true && !info.body.includes(API_TOKEN),
+    "GET /api/info: reports the API token as configured, never its value",
+    { apiTokenConfigured: body.apiTokenConfigured },
   );
 
   const missing = await get(`${app.baseUrl}/no-such-page`);

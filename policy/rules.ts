@@ -4,6 +4,8 @@
  * (automation/plan.ts, over mocked resources) run exactly the same code.
  */
 
+import { podRuleViolations } from "./pod-rules";
+
 export type EnforcementLevel = "mandatory" | "advisory";
 
 /** A resource as a rule sees it. */
@@ -73,46 +75,13 @@ function podContainers(resource: PolicyResource): Obj[] {
 
 /**
  * The restricted Pod Security Standard as this platform applies it to a pod spec: non-root, read-only
- * root filesystem, no privilege escalation, all capabilities dropped, RuntimeDefault seccomp, and
- * CPU and memory requests and limits on every container. Returns one message per breach.
+ * root filesystem, no privilege escalation, all capabilities dropped, RuntimeDefault seccomp, CPU and
+ * memory requests and limits on every container, and liveness and readiness probes on serving
+ * containers (not for batch kinds). Returns one message per breach. The rules live in
+ * policy/pod-rules.ts, which also feeds the cluster's admission policies.
  */
-export function podSecurityViolations(podSpec: Record<string, unknown>): string[] {
-  const problems: string[] = [];
-  const pod = obj(podSpec.securityContext);
-  const containers = [...arr(podSpec.containers), ...arr(podSpec.initContainers)].map(obj);
-  if (containers.length === 0) problems.push("the pod has no containers");
-  for (const c of containers) {
-    const name = String(c.name ?? "?");
-    const sc = obj(c.securityContext);
-    const runAsNonRoot = sc.runAsNonRoot ?? pod.runAsNonRoot;
-    const runAsUser = sc.runAsUser ?? pod.runAsUser;
-    if (runAsNonRoot !== true) problems.push(`container ${name}: runAsNonRoot must be true`);
-    if (runAsUser === 0) problems.push(`container ${name}: runAsUser must not be 0`);
-    if (sc.readOnlyRootFilesystem !== true)
-      problems.push(`container ${name}: readOnlyRootFilesystem must be true`);
-    if (sc.allowPrivilegeEscalation !== false)
-      problems.push(`container ${name}: allowPrivilegeEscalation must be false`);
-    if (sc.privileged === true) problems.push(`container ${name}: must not be privileged`);
-    if (!arr(obj(sc.capabilities).drop).includes("ALL"))
-      problems.push(`container ${name}: capabilities must drop ALL`);
-    if (arr(obj(sc.capabilities).add).length > 0)
-      problems.push(`container ${name}: must not add capabilities`);
-    const seccomp = obj(sc.seccompProfile).type ?? obj(pod.seccompProfile).type;
-    if (seccomp !== "RuntimeDefault" && seccomp !== "Localhost") {
-      problems.push(`container ${name}: seccompProfile must be RuntimeDefault`);
-    }
-    const resources = obj(c.resources);
-    for (const kind of ["requests", "limits"]) {
-      for (const resource of ["cpu", "memory"]) {
-        if (obj(resources[kind])[resource] === undefined)
-          problems.push(`container ${name}: ${kind}.${resource} must be set`);
-      }
-    }
-  }
-  if (podSpec.hostNetwork === true || podSpec.hostPID === true || podSpec.hostIPC === true) {
-    problems.push("the pod must not share host namespaces");
-  }
-  return problems;
+export function podSecurityViolations(podSpec: Record<string, unknown>, kind?: string): string[] {
+  return podRuleViolations(podSpec, kind).map((v) => v.message);
 }
 
 function podSpecOf(resource: PolicyResource): Obj {
@@ -340,7 +309,9 @@ export const policies: PlatformPolicy[] = [
     enforcementLevel: "mandatory",
     validateResource: (r, report) => {
       if (!POD_OWNERS.has(r.type)) return;
-      for (const problem of podSecurityViolations(podSpecOf(r))) report(`${r.type} "${r.name}": ${problem}`);
+      const kind = r.type.split(":").pop();
+      for (const problem of podSecurityViolations(podSpecOf(r), kind))
+        report(`${r.type} "${r.name}": ${problem}`);
     },
   },
   {

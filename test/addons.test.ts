@@ -14,6 +14,16 @@ import { parse } from "yaml";
 import { ALERT_RULE_GROUPS } from "../components/addons/alert-rules";
 import { ARGOCD_CHART } from "../components/addons/argocd";
 import { VELERO_AWS_PLUGIN_IMAGE, VELERO_CHART } from "../components/addons/backup";
+import {
+  APP_SECRET,
+  EXTERNAL_SECRETS_CHART,
+  EXTERNAL_SECRETS_NAMESPACE,
+  LOCAL_SECRETS_NAMESPACE,
+  SECRET_STORE_NAME,
+  SECRET_STORE_SERVICE_ACCOUNT,
+} from "../components/addons/external-secrets";
+import { GITHUB_ACTIONS_ISSUER, POLICY_CONTROLLER_CHART } from "../components/addons/image-signatures";
+import { APP_NAMESPACE_LABEL } from "../policy/rules";
 import { CONFIG_NAMESPACE, ConfigError, parsePlatformConfig } from "../components/config";
 import { pinnedRelease } from "../components/addons/helm-release";
 import { dashboardFiles, GRAFANA_CHART, KUBE_PROMETHEUS_STACK_CHART } from "../components/addons/monitoring";
@@ -80,6 +90,22 @@ const RELEASES = [
     versionKey: "veleroChartVersion",
     namespace: "velero",
   },
+  {
+    suffix: "-external-secrets-release",
+    releaseName: "external-secrets",
+    source: EXTERNAL_SECRETS_CHART,
+    versionKey: "externalSecretsChartVersion",
+    namespace: "external-secrets",
+  },
+  {
+    suffix: "-image-signatures-release",
+    releaseName: "policy-controller",
+    source: POLICY_CONTROLLER_CHART,
+    versionKey: "policyControllerChartVersion",
+    namespace: "cosign-system",
+    // dev trusts its local registry without signatures.
+    stacks: ["staging", "prod"] as Stack[],
+  },
 ];
 
 /** The EKS baseline (components/addons/eks-addons.ts), on staging and prod only. */
@@ -113,13 +139,16 @@ const EKS_RELEASES = [
     namespace: "kube-system",
   },
 ];
-const releasesOf = (stack: Stack) => (stack === "dev" ? RELEASES : [...RELEASES, ...EKS_RELEASES]);
+const releasesOf = (stack: Stack) => [
+  ...RELEASES.filter((r) => !r.stacks || r.stacks.includes(stack)),
+  ...(stack === "dev" ? [] : EKS_RELEASES),
+];
 
 describe("add-ons: pinned Helm releases", () => {
   it("pins the charts in Pulumi.yaml to exact, verified versions", () => {
     assert.deepEqual(
       RELEASES.map((r) => pinned(r.versionKey)),
-      ["10.1.1", "88.5.3", "12.11.1", "12.1.0"],
+      ["10.1.1", "88.5.3", "12.11.1", "12.1.0", "2.9.0", "0.10.6"],
     );
     assert.deepEqual(
       EKS_RELEASES.map((r) => pinned(r.versionKey)),
@@ -184,6 +213,8 @@ describe("add-ons: pinned Helm releases", () => {
               "metrics-server": [],
               "cluster-autoscaler": [],
             }),
+        "external-secrets": ["kube-prometheus-stack"],
+        ...(stack === "dev" ? {} : { "policy-controller": ["kube-prometheus-stack"] }),
       });
       // ...and all of them wait for the cluster: its provider and, explicitly, its resources.
       const clusterChild = evaluations
@@ -908,6 +939,132 @@ describe("add-ons: the dev stack stays free of AWS code", () => {
     const tsx = path.join(PROJECT_DIR, "node_modules", ".bin", "tsx");
     const run = spawnSync(tsx, ["-e", script], { cwd: PROJECT_DIR, encoding: "utf8" });
     assert.equal(run.status, 0, run.stderr);
-    assert.deepEqual(JSON.parse(run.stdout.trim().split("\n").pop()!), { releases: 4, aws: [] });
+    assert.deepEqual(JSON.parse(run.stdout.trim().split("\n").pop()!), { releases: 5, aws: [] });
+  });
+});
+
+/** A stack's raw config values (keys without the namespace), as the program reads them. */
+const resolvedRaw = (stack: Stack): Record<string, unknown> =>
+  Object.fromEntries(
+    Object.entries(resolveStackConfig(stack)).map(([k, v]) => [
+      k.slice(CONFIG_NAMESPACE.length + 1),
+      v.value,
+    ]),
+  );
+
+describe("add-ons: External Secrets and image signature verification in the plans", () => {
+  const STORE = "kubernetes:external-secrets.io/v1:ClusterSecretStore";
+  const POLICY = "kubernetes:policy.sigstore.dev/v1beta1:ClusterImagePolicy";
+  const appNamespacesOnly = [{ namespaceSelector: { matchLabels: { [APP_NAMESPACE_LABEL]: "true" } } }];
+
+  it("dev: a Kubernetes-provider store over a Pulumi-filled source namespace, no signature verification", () => {
+    const store = only("dev", STORE);
+    assert.equal(store.inputs.metadata.name, SECRET_STORE_NAME);
+    assert.deepEqual(store.inputs.spec.conditions, appNamespacesOnly);
+    const kube = store.inputs.spec.provider.kubernetes;
+    assert.equal(kube.remoteNamespace, LOCAL_SECRETS_NAMESPACE);
+    assert.deepEqual(kube.auth, {
+      serviceAccount: { name: SECRET_STORE_SERVICE_ACCOUNT, namespace: EXTERNAL_SECRETS_NAMESPACE },
+    });
+    const source = all("dev", "kubernetes:core/v1:Secret").find(
+      (s) => s.inputs.metadata.namespace === LOCAL_SECRETS_NAMESPACE,
+    )!;
+    assert.equal(source.inputs.metadata.name, APP_SECRET.name);
+    assert.ok(source.secretPaths.includes("stringData"), "the token is a Pulumi secret");
+    assert.equal(all("dev", POLICY).length, 0);
+    assert.equal(all("dev", "aws:iam/role:Role").length, 0);
+  });
+
+  for (const stack of ["staging", "prod"] as const) {
+    it(`${stack}: a Secrets Manager store through IRSA, limited to gitops-platform/${stack}/*`, () => {
+      const store = only(stack, STORE);
+      assert.deepEqual(store.inputs.spec.conditions, appNamespacesOnly);
+      assert.deepEqual(store.inputs.spec.provider.aws, {
+        service: "SecretsManager",
+        region: "eu-west-1",
+        prefix: `gitops-platform/${stack}/`,
+        auth: {
+          jwt: {
+            serviceAccountRef: { name: SECRET_STORE_SERVICE_ACCOUNT, namespace: EXTERNAL_SECRETS_NAMESPACE },
+          },
+        },
+      });
+      const role = only(stack, "aws:iam/role:Role", "-external-secrets-aws-role");
+      const trust = JSON.parse(role.inputs.assumeRolePolicy).Statement[0].Condition.StringEquals;
+      assert.ok(
+        Object.entries(trust).some(
+          ([k, v]) =>
+            k.endsWith(":sub") &&
+            v === `system:serviceaccount:${EXTERNAL_SECRETS_NAMESPACE}:${SECRET_STORE_SERVICE_ACCOUNT}`,
+        ),
+      );
+      const policy = JSON.parse(
+        only(stack, "aws:iam/rolePolicy:RolePolicy", "-external-secrets-aws-policy").inputs.policy,
+      );
+      assert.deepEqual(policy.Statement, [
+        {
+          Sid: "ReadStackSecrets",
+          Effect: "Allow",
+          Action: ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"],
+          Resource: `arn:aws:secretsmanager:eu-west-1:123456789012:secret:gitops-platform/${stack}/*`,
+        },
+      ]);
+      const secret = only(stack, "aws:secretsmanager/secret:Secret");
+      assert.equal(secret.inputs.name, `gitops-platform/${stack}/${APP_SECRET.name}`);
+      const version = only(stack, "aws:secretsmanager/secretVersion:SecretVersion");
+      assert.ok(version.secretPaths.includes("secretString"), "the token is a Pulumi secret");
+      // The operator may mint tokens for the store's account only, not for every service account.
+      const values = release(stack, "-external-secrets-release").inputs.values as Obj;
+      assert.equal(values.rbac.serviceAccountTokenCreate, false);
+      assert.equal(values.processSecretStore, false);
+    });
+
+    it(`${stack}: policy-controller admits only images signed by this repository's deploy workflow on main`, () => {
+      const values = release(stack, "-image-signatures-release").inputs.values as Obj;
+      assert.deepEqual(values.webhook.namespaceSelector, {
+        matchExpressions: [{ key: APP_NAMESPACE_LABEL, operator: "In", values: ["true"] }],
+      });
+      assert.equal(values.webhook.configData["no-match-policy"], "deny");
+      const policy = only(stack, POLICY);
+      assert.equal(policy.inputs.spec.mode, "enforce");
+      const [authority] = policy.inputs.spec.authorities;
+      assert.deepEqual(authority.keyless.identities, [
+        {
+          issuer: GITHUB_ACTIONS_ISSUER,
+          subjectRegExp:
+            "^https://github\\.com/gitops-platform/gitops-platform/\\.github/workflows/deploy\\.yml@refs/heads/main$",
+        },
+      ]);
+      const subject = new RegExp(authority.keyless.identities[0].subjectRegExp);
+      assert.ok(
+        subject.test(
+          "https://github.com/gitops-platform/gitops-platform/.github/workflows/deploy.yml@refs/heads/main",
+        ),
+      );
+      for (const other of [
+        "https://github.com/gitops-platform/gitops-platform/.github/workflows/preview.yml@refs/heads/main",
+        "https://github.com/gitops-platform/gitops-platform/.github/workflows/deploy.yml@refs/heads/feature",
+        "https://github.com/fork/gitops-platform/.github/workflows/deploy.yml@refs/heads/main",
+      ])
+        assert.ok(!subject.test(other), other);
+      const image = String(evaluations.get(stack)!.outputs.appImage);
+      assert.deepEqual(policy.inputs.spec.images, [{ glob: `${image.slice(0, image.lastIndexOf("/"))}/**` }]);
+    });
+  }
+
+  it("a non-local registry without the signing repository is refused, naming the keys", () => {
+    assert.throws(
+      () =>
+        parsePlatformConfig(
+          {
+            ...resolvedRaw("staging"),
+            githubRepository: undefined,
+            githubEnabled: "false",
+            gitopsRepoUrl: "https://x.example/r.git",
+          },
+          { project: "gitops-platform", stack: "staging" },
+        ),
+      /gitops-platform:githubRepository: required with githubOwner when imageRegistry is "ghcr"/,
+    );
   });
 });

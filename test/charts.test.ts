@@ -5,6 +5,7 @@ import * as path from "node:path";
 import { parse, parseAllDocuments, stringify } from "yaml";
 import { SUPPORTED_KUBERNETES_VERSIONS } from "../components/config";
 import { APP_RESOURCE_KINDS, IN_CLUSTER, SYNC_RETRY } from "../components/gitops/gitops";
+import { APP_SECRET, SECRET_STORE_NAME } from "../components/addons/external-secrets";
 import {
   extractZipEntry,
   HELM_ZIP_ENTRY,
@@ -213,8 +214,13 @@ const one = (objects: Obj[], kind: string): Obj => {
 };
 const none = (objects: Obj[], kind: string) =>
   assert.equal(objects.filter((o) => o.kind === kind).length, 0, `no ${kind}`);
+/** The container's literal environment variables (valueFrom entries are asserted on their own). */
 const envOf = (container: Obj): Record<string, string> =>
-  Object.fromEntries((container.env as { name: string; value: string }[]).map((e) => [e.name, e.value]));
+  Object.fromEntries(
+    (container.env as { name: string; value?: string }[])
+      .filter((e) => e.value !== undefined)
+      .map((e) => [e.name, e.value as string]),
+  );
 
 // ---------------------------------------------------------------------------------------------------
 
@@ -409,6 +415,24 @@ describe("gitops/ charts with a real helm", function () {
         });
         assert.equal(container.image, `${image.repository}:${image.tag}`);
       });
+
+      it(`${env}: the API token comes from the stack's ClusterSecretStore through an ExternalSecret`, async () => {
+        const objects = await render(templateArgs(env));
+        const externalSecret = one(objects, "ExternalSecret");
+        assert.equal(externalSecret.apiVersion, "external-secrets.io/v1");
+        assert.deepEqual(externalSecret.spec.secretStoreRef, {
+          kind: "ClusterSecretStore",
+          name: SECRET_STORE_NAME,
+        });
+        assert.deepEqual(externalSecret.spec.data, [
+          { secretKey: "api-token", remoteRef: { key: APP_SECRET.name, property: APP_SECRET.key } },
+        ]);
+        const [container] = one(objects, "Deployment").spec.template.spec.containers;
+        const token = (container.env as Obj[]).find((e) => e.name === "API_TOKEN");
+        assert.deepEqual(token?.valueFrom, {
+          secretKeyRef: { name: externalSecret.spec.target.name, key: "api-token" },
+        });
+      });
     }
 
     it("per environment: replicas dev 1, staging 2, prod autoscaled 3-10 on CPU (no fixed replicas)", async () => {
@@ -510,6 +534,13 @@ describe("gitops/ charts with a real helm", function () {
           JSON.stringify(policy.spec.ingress),
         );
       }
+    });
+
+    it("externalSecret.enabled=false renders neither the ExternalSecret nor API_TOKEN", async () => {
+      const objects = await render(templateArgs("prod", "--set", "externalSecret.enabled=false"));
+      none(objects, "ExternalSecret");
+      const [container] = one(objects, "Deployment").spec.template.spec.containers;
+      assert.ok(!(container.env as Obj[]).some((e) => e.name === "API_TOKEN"));
     });
 
     it("ServiceMonitor scrapes /metrics on the http port of the Service, in the release namespace", async () => {

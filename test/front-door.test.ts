@@ -42,7 +42,7 @@ const one = (stack: string, type: string, suffix = ""): Obj => {
 const release = (stack: string, name: string): Obj =>
   resources(stack, "kubernetes:helm.sh/v3:Release").find((r) => r.inputs.name === name)!.inputs;
 const rolePolicy = (stack: string, prefix: string): Obj =>
-  JSON.parse(one(stack, "aws:iam/rolePolicy:RolePolicy", `${prefix}-role-policy`).inputs.policy);
+  JSON.parse(one(stack, "aws:iam/rolePolicy:RolePolicy", `${prefix}-policy`).inputs.policy);
 const trustSubject = (stack: string, prefix: string): string => {
   const trust = JSON.parse(one(stack, "aws:iam/role:Role", `${prefix}-role`).inputs.assumeRolePolicy);
   const equals = trust.Statement[0].Condition.StringEquals as Record<string, string>;

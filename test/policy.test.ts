@@ -127,6 +127,8 @@ function restrictedPod(container: Record<string, unknown> = {}, resources?: Reco
       {
         name: "app",
         image: "app:1.0.0",
+        livenessProbe: { httpGet: { path: "/healthz", port: 8080 } },
+        readinessProbe: { httpGet: { path: "/readyz", port: 8080 } },
         resources: resources ?? {
           requests: { cpu: "50m", memory: "64Mi" },
           limits: { cpu: "500m", memory: "256Mi" },
@@ -171,6 +173,13 @@ const allowPolicy = (statement: Record<string, unknown>) =>
   res("aws:iam/rolePolicy:RolePolicy", {
     policy: JSON.stringify({ Version: "2012-10-17", Statement: [{ Effect: "Allow", ...statement }] }),
   });
+/** A pod spec whose containers have no liveness or readiness probe (fine for batch work only). */
+function withoutProbes(pod: ReturnType<typeof restrictedPod>) {
+  return {
+    ...pod,
+    containers: pod.containers.map(({ livenessProbe: _l, readinessProbe: _r, ...c }) => c),
+  };
+}
 
 // Each rule: resources that pass, resources that violate, and what the message must say.
 const cases: Record<string, { pass: PolicyResource[][]; fail: Array<[PolicyResource[], RegExp]> }> = {
@@ -286,8 +295,23 @@ const cases: Record<string, { pass: PolicyResource[][]; fail: Array<[PolicyResou
     ],
   },
   "pods-restricted": {
-    pass: [[res("kubernetes:apps/v1:Deployment", { spec: { template: { spec: restrictedPod() } } })]],
+    pass: [
+      [res("kubernetes:apps/v1:Deployment", { spec: { template: { spec: restrictedPod() } } })],
+      [
+        res("kubernetes:batch/v1:Job", {
+          spec: { template: { spec: withoutProbes(restrictedPod()) } },
+        }),
+      ],
+    ],
     fail: [
+      [
+        [
+          res("kubernetes:apps/v1:Deployment", {
+            spec: { template: { spec: withoutProbes(restrictedPod()) } },
+          }),
+        ],
+        /livenessProbe must be set/,
+      ],
       [
         [
           res("kubernetes:apps/v1:Deployment", {

@@ -74,6 +74,18 @@ function describeErrors(errors: ValidationError[]): string {
     .join("\n");
 }
 
+/**
+ * The workflow as action-validator 0.6.0 (the newest release) can judge it: its bundled schema predates
+ * the `attestations` permission that GitHub added for artifact attestations, so those lines are taken
+ * out after checking that their value is one GitHub accepts.
+ */
+function forBundledSchema(text: string): string {
+  return text.replace(/^(\s+)attestations:\s*(\S+).*\n/gm, (line, _indent, value: string) => {
+    assert.ok(["read", "write", "none"].includes(value), `attestations: ${value} is not read, write or none`);
+    return "";
+  });
+}
+
 /** `npm run X`, `npm run-script X`, `npm test`: the scripts a command line calls. */
 function npmScripts(run: string): string[] {
   const found: string[] = [];
@@ -124,7 +136,7 @@ describe("workflows", () => {
     describe(file, () => {
       it("parses and validates against the workflow schema (action-validator)", () => {
         load(file);
-        const state = validateWorkflow(source(file));
+        const state = validateWorkflow(forBundledSchema(source(file)));
         assert.equal(state.actionType, "workflow");
         assert.equal(state.errors.length, 0, `${file}:\n${describeErrors(state.errors)}`);
       });
@@ -373,6 +385,76 @@ describe("workflows", () => {
         /GITOPS_GITHUB_TOKEN[^\n]*docker|docker[^\n]*GITOPS_GITHUB_TOKEN/,
       );
     });
+
+    // Pins verified against the action repositories: the tag's commit (git show-ref / rev-parse ^{commit}).
+    const SUPPLY_CHAIN_PINS = {
+      trivy: "aquasecurity/trivy-action@ed142fd0673e97e23eac54620cfb913e5ce36c25",
+      cosignInstaller: "sigstore/cosign-installer@6f9f17788090df1f26f669e9d70d6ae9567deba6",
+      provenance: "actions/attest-build-provenance@a2bbfa25375fe432b6a289bc6b6cd05ecd0c4c32",
+    };
+    const EXPECTED_PERMISSIONS: Record<string, Record<string, string>> = {
+      staging: { contents: "read", "id-token": "write", packages: "write", attestations: "write" },
+      prod: { contents: "read", "id-token": "write", attestations: "write" },
+    };
+
+    for (const stack of ["staging", "prod"]) {
+      it(`${stack}: after up, scans, attaches an SBOM, attests provenance and signs the pushed digest, in that order`, () => {
+        const job = wf().jobs[stack]!;
+        const all = job.steps ?? [];
+        const index = (test: (s: Step) => boolean, what: string) => {
+          const i = all.findIndex(test);
+          assert.ok(i >= 0, `${stack}: no step that ${what}`);
+          return i;
+        };
+        const up = index((s) => s.run === `npm run up -- ${stack}`, "deploys");
+        const read = index((s) => /npm run -s outputs -- /.test(s.run ?? ""), "reads the pushed image");
+        assert.match(all[read]!.run!, new RegExp(`outputs -- ${stack} `));
+        const scan = index(
+          (s) => s.uses === SUPPLY_CHAIN_PINS.trivy && s.with?.["exit-code"] === "1",
+          "scans with Trivy",
+        );
+        const scanWith = all[scan]!.with!;
+        assert.equal(scanWith.severity, "CRITICAL,HIGH");
+        assert.equal(scanWith["ignore-unfixed"], true, "only fixable findings fail");
+        assert.match(String(scanWith.version), /^v\d+\.\d+\.\d+$/, "the trivy binary is pinned");
+        assert.equal(scanWith["image-ref"], "${{ steps.image.outputs.ref }}");
+        const sbom = index(
+          (s) => s.uses === SUPPLY_CHAIN_PINS.trivy && s.with?.format === "cyclonedx",
+          "writes a CycloneDX SBOM",
+        );
+        const installer = index((s) => s.uses === SUPPLY_CHAIN_PINS.cosignInstaller, "installs cosign");
+        assert.match(String(all[installer]!.with?.["cosign-release"]), /^v\d+\.\d+\.\d+$/);
+        const attest = index(
+          (s) =>
+            /cosign attest --yes .*--type cyclonedx --predicate sbom\.cdx\.json "\$IMAGE"/.test(s.run ?? ""),
+          "attaches the SBOM as an attestation",
+        );
+        const provenance = index((s) => s.uses === SUPPLY_CHAIN_PINS.provenance, "attests build provenance");
+        assert.deepEqual(all[provenance]!.with, {
+          "subject-name": "${{ steps.image.outputs.name }}",
+          "subject-digest": "${{ steps.image.outputs.digest }}",
+          "push-to-registry": true,
+          "create-storage-record": false,
+        });
+        const sign = index((s) => /^cosign sign --yes /.test(s.run ?? ""), "signs");
+        for (const i of [attest, sign]) {
+          assert.equal(all[i]!.env?.IMAGE, "${{ steps.image.outputs.ref }}", "by digest, never by tag");
+          assert.doesNotMatch(all[i]!.run!, /--key/, "keyless: the workflow's OIDC identity");
+          assert.match(all[i]!.run!, /--new-bundle-format=false --use-signing-config=false/);
+        }
+        const order = [up, read, scan, sbom, installer, attest, provenance, sign];
+        assert.deepEqual(
+          [...order].sort((a, b) => a - b),
+          order,
+          "up, read, scan, SBOM, attest, provenance, sign",
+        );
+        assert.equal(sign, all.length - 1, "signing is the last step");
+      });
+
+      it(`${stack}: permissions are exactly what deploying and signing need`, () => {
+        assert.deepEqual(wf().jobs[stack]!.permissions, EXPECTED_PERMISSIONS[stack]);
+      });
+    }
 
     it("one deploy per stack at a time, never cancelling the one in progress", () => {
       const { concurrency, jobs } = wf();

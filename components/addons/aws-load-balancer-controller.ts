@@ -45,7 +45,7 @@ export class AwsLoadBalancerController extends pulumi.ComponentResource {
 
   constructor(name: string, args: AwsLoadBalancerControllerArgs, opts?: pulumi.ComponentResourceOptions) {
     super("gitops-platform:addons:AwsLoadBalancerController", name, {}, opts);
-    const { role } = irsaRole(`${name}-role`, {
+    const { role } = irsaRole(name, {
       ...args,
       serviceAccount: { namespace: NAMESPACE, name: SERVICE_ACCOUNT },
       policy: JSON.stringify(JSON.parse(fs.readFileSync(LBC_IAM_POLICY_FILE, "utf8"))),

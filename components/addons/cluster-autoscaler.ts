@@ -31,7 +31,7 @@ export class ClusterAutoscaler extends pulumi.ComponentResource {
 
   constructor(name: string, args: ClusterAutoscalerArgs, opts?: pulumi.ComponentResourceOptions) {
     super("gitops-platform:addons:ClusterAutoscaler", name, {}, opts);
-    const { role } = irsaRole(`${name}-role`, {
+    const { role } = irsaRole(name, {
       ...args,
       serviceAccount: { namespace: NAMESPACE, name: SERVICE_ACCOUNT },
       policy: clusterAutoscalerPolicy(args.clusterName),

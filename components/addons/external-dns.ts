@@ -41,7 +41,7 @@ export class ExternalDns extends pulumi.ComponentResource {
       provider: args.provider,
       parent: this,
     });
-    const { role } = irsaRole(`${name}-role`, {
+    const { role } = irsaRole(name, {
       ...args,
       serviceAccount: { namespace: NAMESPACE, name: SERVICE_ACCOUNT },
       policy: externalDnsPolicy(args.zoneId, args.domain, policy),

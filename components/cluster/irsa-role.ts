@@ -6,7 +6,8 @@ import { irsaTrustPolicy, type OidcProvider } from "./irsa";
 
 /**
  * An IAM role for one Kubernetes service account (IRSA) with one inline policy: only that service account
- * of that namespace may assume it, and the policy is the add-on's least privilege.
+ * of that namespace may assume it, and the policy is the add-on's least privilege. The resources are
+ * `<name>-role` and `<name>-policy`.
  */
 export function irsaRole(
   name: string,
@@ -23,7 +24,7 @@ export function irsaRole(
   const opts = { parent: args.parent, provider: args.awsProvider };
   const { namespace, name: account } = args.serviceAccount;
   const role = new aws.iam.Role(
-    name,
+    `${name}-role`,
     {
       description: `${args.description} (${namespace}/${account}) via IRSA`,
       assumeRolePolicy: irsaTrustPolicy(args.oidc.arn, args.oidc.url, namespace, account),

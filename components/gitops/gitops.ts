@@ -23,6 +23,7 @@ export const APP_RESOURCE_KINDS = [
   { group: "networking.k8s.io", kind: "NetworkPolicy" },
   { group: "networking.k8s.io", kind: "Ingress" },
   { group: "monitoring.coreos.com", kind: "ServiceMonitor" },
+  { group: "external-secrets.io", kind: "ExternalSecret" },
 ];
 
 /**

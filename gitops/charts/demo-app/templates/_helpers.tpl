@@ -126,3 +126,10 @@ Checks across values that a JSON schema cannot express; included by the Deployme
 {{- fail (printf "service.nodePort is set but service.type is %s; set service.type=NodePort or drop nodePort" .Values.service.type) }}
 {{- end }}
 {{- end }}
+
+{{/*
+Name of the Secret the ExternalSecret writes (and the Deployment reads API_TOKEN from).
+*/}}
+{{- define "demo-app.secretName" -}}
+{{- printf "%s-secrets" (include "demo-app.fullname" .) | trunc 63 | trimSuffix "-" }}
+{{- end }}
