@@ -6,6 +6,22 @@ import { ConfigError, loadConfig } from "../src/config";
 import { buildServer, type Server } from "../src/server";
 
 const APP_DIR = path.resolve(__dirname, "..");
+/** Every request a test makes gives up after this long, so a missing bound fails a test instead of hanging it. */
+const REQUEST_TIMEOUT_MS = 5000;
+
+/** fetch that fails (AbortError naming the URL) instead of waiting forever. */
+function fetchBounded(url: string, init: RequestInit = {}): Promise<Response> {
+  return fetch(url, { signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS), ...init }).catch((err: unknown) => {
+    throw new Error(`${init.method ?? "GET"} ${url}: ${(err as Error).message}`, { cause: err });
+  });
+}
+
+/** Closes a server even while a request is still in flight: its connections are cut, not awaited. */
+async function closeNow(server: Server): Promise<void> {
+  const closing = server.app.close();
+  server.app.server.closeAllConnections();
+  await closing;
+}
 
 describe("app: configuration from the environment", () => {
   it("has defaults for everything", () => {
@@ -86,9 +102,9 @@ describe("app: HTTP routes over a real socket", () => {
     );
     base = await server.app.listen({ port: 0, host: "127.0.0.1" });
   });
-  after(() => server.app.close());
+  after(() => closeNow(server));
 
-  const get = (p: string, init?: RequestInit) => fetch(`${base}${p}`, init);
+  const get = (p: string, init?: RequestInit) => fetchBounded(`${base}${p}`, init);
 
   it("/ shows name, version and environment, HTML-escaped", async () => {
     const res = await get("/");
@@ -200,10 +216,10 @@ describe("app: HTTP routes over a real socket", () => {
     const other = buildServer(loadConfig({ LOG_LEVEL: "silent" }));
     const otherBase = await other.app.listen({ port: 0, host: "127.0.0.1" });
     try {
-      const text = await (await fetch(`${otherBase}/metrics`)).text();
+      const text = await (await fetchBounded(`${otherBase}/metrics`)).text();
       assert.doesNotMatch(text, /route="\/healthz"/);
     } finally {
-      await other.app.close();
+      await closeNow(other);
     }
   });
 
@@ -237,6 +253,9 @@ interface RunningApp {
   logs(): Record<string, unknown>[];
 }
 
+/** Processes startApp started; each test's afterEach kills what is still running. */
+const running = new Set<ChildProcess>();
+
 /** The real entrypoint, app/src/main.ts, in its own process. */
 async function startApp(env: Record<string, string>): Promise<RunningApp> {
   const port = await freePort();
@@ -245,6 +264,8 @@ async function startApp(env: Record<string, string>): Promise<RunningApp> {
     env: { ...process.env, PORT: String(port), HOST: "127.0.0.1", ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });
+  running.add(child);
+  child.on("exit", () => running.delete(child));
   let out = "";
   let err = "";
   let closed = false;
@@ -278,17 +299,24 @@ async function startApp(env: Record<string, string>): Promise<RunningApp> {
 }
 
 describe("app: the real process (src/main.ts)", () => {
+  afterEach(() => {
+    for (const child of running) child.kill("SIGKILL");
+  });
+
   it("finishes the requests in flight at SIGTERM, answers 503 on /readyz, exits 0 within the bound", async function () {
     this.timeout(15000);
     const app = await startApp({ DRAIN_DELAY_MS: "400", SHUTDOWN_TIMEOUT_MS: "5000" });
     const inFlight = Array.from({ length: 20 }, () =>
-      fetch(`${app.base}/api/work?ms=1200`).then(async (r) => ({ status: r.status, body: await r.json() })),
+      fetchBounded(`${app.base}/api/work?ms=1200`).then(async (r) => ({
+        status: r.status,
+        body: await r.json(),
+      })),
     );
     await new Promise((resolve) => setTimeout(resolve, 300));
     const signalledAt = Date.now();
     app.child.kill("SIGTERM");
     await new Promise((resolve) => setTimeout(resolve, 100));
-    const readiness = await fetch(`${app.base}/readyz`, { headers: { connection: "close" } });
+    const readiness = await fetchBounded(`${app.base}/readyz`, { headers: { connection: "close" } });
 
     assert.equal(readiness.status, 503, "readiness flips at SIGTERM");
     assert.deepEqual(await readiness.json(), { status: "draining" });
@@ -301,7 +329,7 @@ describe("app: the real process (src/main.ts)", () => {
     assert.equal(code, 0, "exit code");
     assert.ok(at - signalledAt < 5000, `exited ${at - signalledAt} ms after SIGTERM`);
     assert.ok(at - signalledAt >= 400, "not before the drain delay");
-    await assert.rejects(fetch(`${app.base}/healthz`), "the listener is closed");
+    await assert.rejects(fetchBounded(`${app.base}/healthz`), "the listener is closed");
 
     const messages = app.logs().map((l) => l.msg);
     assert.deepEqual(
@@ -314,7 +342,7 @@ describe("app: the real process (src/main.ts)", () => {
   it("exits 1 when in-flight requests outlast SHUTDOWN_TIMEOUT_MS", async function () {
     this.timeout(10000);
     const app = await startApp({ SHUTDOWN_TIMEOUT_MS: "500" });
-    const slow = fetch(`${app.base}/api/work?ms=2000`).then(
+    const slow = fetchBounded(`${app.base}/api/work?ms=2000`).then(
       (r) => r.status,
       () => "aborted",
     );
