@@ -3,6 +3,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import * as net from "node:net";
 import * as path from "node:path";
 import { ConfigError, loadConfig } from "../src/config";
+import { createMetrics } from "../src/metrics";
 import { buildServer, type Server } from "../src/server";
 
 const APP_DIR = path.resolve(__dirname, "..");
@@ -84,6 +85,33 @@ describe("app: configuration from the environment", () => {
     ] as const) {
       assert.throws(() => loadConfig(env), message, JSON.stringify(env));
     }
+  });
+});
+
+describe("app: request metrics, counted per request and read at scrape time", () => {
+  it("puts each duration in its bucket (bounds inclusive), above the last only in +Inf, with sum and count", async () => {
+    const metrics = createMetrics();
+    for (const ms of [5, 5.0001, 0.2, 5000, 5001]) metrics.observe("GET", "/healthz", 200, ms);
+    metrics.observe("HEAD", "/healthz", 200, 1);
+    const text = await metrics.registry.metrics();
+    const series = 'method="GET",route="/healthz",status_code="200"';
+    const bucket = (le: string) =>
+      Number(
+        new RegExp(
+          `^http_request_duration_seconds_bucket\\{le="${le.replace("+", "\\+")}",${series}\\} (\\S+)$`,
+          "m",
+        ).exec(text)?.[1],
+      );
+    assert.equal(bucket("0.005"), 2, "0.2 ms and exactly 5 ms");
+    assert.equal(bucket("0.01"), 3);
+    assert.equal(bucket("2.5"), 3);
+    assert.equal(bucket("5"), 4, "exactly 5 s");
+    assert.equal(bucket("+Inf"), 5);
+    assert.match(text, new RegExp(`^http_request_duration_seconds_count\\{${series}\\} 5$`, "m"));
+    assert.match(text, new RegExp(`^http_request_duration_seconds_sum\\{${series}\\} 10\\.0112`, "m"));
+    assert.match(text, new RegExp(`^http_requests_total\\{${series}\\} 5$`, "m"));
+    assert.match(text, /^http_requests_total\{method="HEAD",route="\/healthz",status_code="200"\} 1$/m);
+    assert.equal(await metrics.registry.metrics(), text, "a scrape changes nothing");
   });
 });
 
