@@ -198,7 +198,8 @@ async function main(): Promise<void> {
       const perRound = appRounds.map((r, i) => rps([r]) / rps([bareRounds[i]!]));
       console.log(
         `ratio app/bare req/s  ${route.padEnd(8)}  ${(rps(appRounds) / rps(bareRounds)).toFixed(2)}` +
-          `  (rounds ${Math.min(...perRound).toFixed(2)}-${Math.max(...perRound).toFixed(2)})`,
+          `  (median of rounds ${median(perRound).toFixed(2)}, rounds ` +
+          `${Math.min(...perRound).toFixed(2)}-${Math.max(...perRound).toFixed(2)})`,
       );
     }
     if (errors > 0) {

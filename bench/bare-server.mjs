@@ -1,7 +1,9 @@
 // The reference of `npm run bench:app`: bare node:http answering fixed bodies, in a plain `node` process
 // (no tsx, no framework, no metrics). The parent sends { route: { type, body (base64) } } on the IPC
 // channel and gets back { port } once this server listens on 127.0.0.1.
+import { Buffer } from "node:buffer";
 import * as http from "node:http";
+import process from "node:process";
 
 process.on("disconnect", () => process.exit(0));
 process.once("message", (bodies) => {

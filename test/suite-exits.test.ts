@@ -36,8 +36,10 @@ describe("the suite fails, never hangs", () => {
         resolve({ code });
       });
     });
-    if (outcome === "hung") child.kill("SIGKILL");
-    assert.notEqual(outcome, "hung", `mocha did not exit within ${giveUpMs} ms:\n${output}`);
+    if (outcome === "hung") {
+      child.kill("SIGKILL");
+      assert.fail(`mocha did not exit within ${giveUpMs} ms:\n${output}`);
+    }
     assert.ok(outcome.code !== 0 && outcome.code !== null, `exit code ${outcome.code}:\n${output}`);
     assert.match(output, /Timeout of 1000ms exceeded/);
     assert.match(output, /"after all" hook/);
