@@ -21,10 +21,10 @@
  * ratio.
  */
 import { fork, spawn, spawnSync, type ChildProcess } from "node:child_process";
-import * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
 import autocannon from "autocannon";
+import { freePort } from "../test/support/net";
 
 const ROUTES = ["/healthz", "/"] as const;
 const APP_DIR = path.resolve(__dirname, "..", "app");
@@ -67,14 +67,6 @@ const median = (xs: number[]) => {
 };
 const rps = (rounds: Round[]) =>
   rounds.reduce((n, r) => n + r.requests, 0) / rounds.reduce((t, r) => t + r.seconds, 0);
-
-async function freePort(): Promise<number> {
-  const probe = net.createServer();
-  await new Promise<void>((resolve) => probe.listen(0, "127.0.0.1", resolve));
-  const { port } = probe.address() as net.AddressInfo;
-  await new Promise((resolve) => probe.close(resolve));
-  return port;
-}
 
 /** Pins a process (all its threads) to one core; false when taskset is missing or refuses. */
 function pin(pid: number, core: number): boolean {

@@ -1,10 +1,10 @@
 import { strict as assert } from "node:assert";
 import { spawn, type ChildProcess } from "node:child_process";
-import * as net from "node:net";
 import * as path from "node:path";
 import { ConfigError, loadConfig } from "../src/config";
 import { createMetrics } from "../src/metrics";
 import { buildServer, type Server } from "../src/server";
+import { freePort } from "../../test/support/net";
 
 const APP_DIR = path.resolve(__dirname, "..");
 /** Every request a test makes gives up after this long, so a missing bound fails a test instead of hanging it. */
@@ -264,15 +264,6 @@ describe("app: HTTP routes over a real socket", () => {
     assert.equal((await get("/healthz")).status, 200);
   });
 });
-
-/** A port that was free a moment ago (PORT must be 1-65535, so the app cannot pick its own). */
-async function freePort(): Promise<number> {
-  const probe = net.createServer();
-  await new Promise<void>((resolve) => probe.listen(0, "127.0.0.1", resolve));
-  const { port } = probe.address() as net.AddressInfo;
-  await new Promise((resolve) => probe.close(resolve));
-  return port;
-}
 
 interface RunningApp {
   child: ChildProcess;
