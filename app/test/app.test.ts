@@ -347,8 +347,8 @@ describe("app: the real process (src/main.ts)", () => {
     );
     const { code, at } = await app.exited;
     assert.equal(code, 0, "exit code");
-    assert.ok(at - signalledAt < 5000, `exited ${at - signalledAt} ms after SIGTERM`);
-    assert.ok(at - signalledAt >= 400, "not before the drain delay");
+    // Exit 0 means before SHUTDOWN_TIMEOUT_MS (its timer exits 1); only the lower bound needs the clock.
+    assert.ok(at - signalledAt >= 400, `exited ${at - signalledAt} ms after SIGTERM, before the drain delay`);
     await assert.rejects(fetchBounded(`${app.base}/healthz`), "the listener is closed");
 
     const messages = app.logs().map((l) => l.msg);
@@ -371,9 +371,10 @@ describe("app: the real process (src/main.ts)", () => {
     app.child.kill("SIGTERM");
     const { code, at } = await app.exited;
     assert.equal(code, 1);
+    // Exit 1 with "shutdown timed out" is the timer firing; it must not fire early.
     assert.ok(
-      at - signalledAt >= 450 && at - signalledAt < 1500,
-      `exited ${at - signalledAt} ms after SIGTERM`,
+      at - signalledAt >= 450,
+      `exited ${at - signalledAt} ms after SIGTERM, before the 500 ms timeout`,
     );
     assert.equal(await slow, "aborted");
     assert.ok(app.logs().some((l) => l.msg === "shutdown timed out" && l.level === 50));
