@@ -88,6 +88,34 @@ describe("app: configuration from the environment", () => {
   });
 });
 
+describe("app: every bound of the environment, at it and just outside it on both sides", () => {
+  // [variable, accepted at the bounds, rejected just outside them]
+  const bounds: Array<[string, string[], string[]]> = [
+    ["PORT", ["1", "65535"], ["0", "65536"]],
+    ["SHUTDOWN_TIMEOUT_MS", ["1", "600000"], ["0", "600001"]],
+    ["DRAIN_DELAY_MS", ["0", "599999"], ["-1", "600001"]],
+    ["APP_NAME", ["a", "a".repeat(63)], ["a".repeat(64)]],
+    ["APP_VERSION", ["1", "1".repeat(128)], ["1".repeat(129)]],
+    ["GIT_COMMIT", ["abcdef1", "a".repeat(40)], ["abcdef", "a".repeat(41)]],
+  ];
+  for (const [key, inside, outside] of bounds) {
+    it(`${key}: accepts ${inside.map((v) => v.slice(0, 8)).join(", ")}; rejects ${outside.map((v) => v.slice(0, 8)).join(", ")}`, () => {
+      // DRAIN_DELAY_MS must stay below SHUTDOWN_TIMEOUT_MS, so give it room.
+      const base = key === "DRAIN_DELAY_MS" ? { SHUTDOWN_TIMEOUT_MS: "600000" } : {};
+      for (const value of inside)
+        assert.doesNotThrow(() => loadConfig({ ...base, [key]: value }), `${key}=${value}`);
+      for (const value of outside) {
+        assert.throws(
+          () => loadConfig({ ...base, [key]: value }),
+          (err: unknown) =>
+            err instanceof ConfigError && err.message.includes(`${key}=${JSON.stringify(value)}`),
+          `${key}=${value}`,
+        );
+      }
+    });
+  }
+});
+
 describe("app: request metrics, counted per request and read at scrape time", () => {
   it("puts each duration in its bucket (bounds inclusive), above the last only in +Inf, with sum and count", async () => {
     const metrics = createMetrics();
@@ -179,6 +207,7 @@ describe("app: HTTP routes over a real socket", () => {
       "/api/info?debug=1",
       `/api/info?pretty=${"t".repeat(4000)}`,
       "/api/work?ms=999999",
+      "/api/work?ms=2001",
       "/api/work?ms=-1",
       "/api/work?ms=abc",
       "/api/work",
