@@ -20,6 +20,8 @@ export interface DocCommand {
   file: string;
   line: number;
   text: string;
+  /** An inline code span in prose: `npm run <script>` alone names the script, it need not run as is. */
+  inline?: boolean;
 }
 
 export interface CommandResult extends DocCommand {
@@ -27,6 +29,7 @@ export interface CommandResult extends DocCommand {
   detail: string;
 }
 
+/** Tools whose inline code spans count as commands. */
 const TOOLS = [
   "npm",
   "npx",
@@ -39,6 +42,21 @@ const TOOLS = [
   "git",
   "helm",
   "node",
+];
+/** Further commands a shell block may use; their arguments get the generic checks only. */
+const SHELL_COMMANDS = [
+  "aws",
+  "gh",
+  "curl",
+  "dig",
+  "jq",
+  "base64",
+  "printf",
+  "echo",
+  "cd",
+  "export",
+  "unset",
+  "date",
 ];
 const SHELL_BLOCKS = new Set(["bash", "sh", "shell", "console"]);
 const PLACEHOLDER = /<[^<>\s]+>/g;
@@ -57,10 +75,14 @@ export function docFiles(projectDir = PROJECT_DIR): string[] {
   return ["README.md", ...pages];
 }
 
-/** Commands of one page: lines of shell blocks, and inline spans starting with a known tool. */
+/**
+ * Commands of one page: lines of shell blocks (a trailing backslash joins the next line), and inline
+ * spans starting with a known tool.
+ */
 export function extractCommands(markdown: string, file: string): DocCommand[] {
   const found: DocCommand[] = [];
   let block: string | undefined;
+  let continued: DocCommand | undefined;
   markdown.split("\n").forEach((raw, i) => {
     const fence = /^\s*```(\S*)/.exec(raw);
     if (fence) {
@@ -68,15 +90,20 @@ export function extractCommands(markdown: string, file: string): DocCommand[] {
       return;
     }
     if (block !== undefined) {
-      if (SHELL_BLOCKS.has(block) && raw.trim() && !raw.trim().startsWith("#")) {
-        found.push({ file, line: i + 1, text: stripComment(raw.trim()) });
-      }
+      const line = raw.trim();
+      if (!SHELL_BLOCKS.has(block) || (!continued && (!line || line.startsWith("#")))) return;
+      const text = stripComment(line);
+      const joined = text.replace(/\\$/, "").trim();
+      if (continued) continued.text = `${continued.text} ${joined}`;
+      else found.push((continued = { file, line: i + 1, text: joined }));
+      if (!text.endsWith("\\")) continued = undefined;
       return;
     }
     for (const span of raw.matchAll(/`([^`]+)`/g)) {
       const text = span[1]!.trim();
-      if (TOOLS.includes(text.split(/\s+/)[0]!) && text.includes(" "))
-        found.push({ file, line: i + 1, text });
+      if (TOOLS.includes(text.split(/\s+/)[0]!) && text.includes(" ") && text !== "npm run") {
+        found.push({ file, line: i + 1, text, inline: true });
+      }
     }
   });
   return found;
@@ -123,11 +150,21 @@ export async function gatherFacts(projectDir = PROJECT_DIR): Promise<Facts> {
   };
 }
 
-/** Checks (or runs) one command; every segment of `a && b` and `a | b` is checked. */
+/**
+ * Checks (or runs) one command: every segment of `a && b`, `a | b` and `a; b`, and of every `$(...)`
+ * inside, each without its leading `VAR=value` assignments and its output redirection.
+ */
 export async function checkCommand(command: DocCommand, facts: Facts): Promise<CommandResult> {
   const results: Array<Omit<CommandResult, keyof DocCommand>> = [];
-  for (const segment of command.text.split(/\s*(?:&&|\|\||\|)\s*/)) {
-    results.push(await checkSegment(segment.replace(/\s+>\s*\S+$/, ""), facts));
+  const { outer, substitutions } = splitSubstitutions(command.text);
+  for (const part of [outer, ...substitutions]) {
+    for (const raw of part.split(/\s*(?:&&|\|\||\||;)\s*/)) {
+      const segment = raw
+        .replace(/\s+[12]?>\s*\S+$/, "")
+        .replace(/^(\w+=("[^"]*"|'[^']*'|\S*)\s*)+/, "")
+        .trim();
+      if (segment) results.push(await checkSegment(segment, facts, command.inline === true));
+    }
   }
   const failed = results.find((r) => r.outcome === "failed");
   const ran = results.some((r) => r.outcome === "ran");
@@ -138,15 +175,25 @@ export async function checkCommand(command: DocCommand, facts: Facts): Promise<C
   };
 }
 
-async function checkSegment(segment: string, facts: Facts): Promise<Omit<CommandResult, keyof DocCommand>> {
+async function checkSegment(
+  segment: string,
+  facts: Facts,
+  inline: boolean,
+): Promise<Omit<CommandResult, keyof DocCommand>> {
   const words = shellWords(segment.replace(PLACEHOLDER, (p) => (/stack|env/.test(p) ? "dev" : p)));
   const fail = (detail: string) => ({ outcome: "failed" as const, detail });
   const [tool, ...args] = words;
-  if (!tool || !TOOLS.includes(tool)) return fail(`unknown tool "${tool}"`);
+  if (!tool || !(TOOLS.includes(tool) || SHELL_COMMANDS.includes(tool)))
+    return fail(`unknown tool "${tool}"`);
 
   const generic = genericProblems(args, facts);
   if (generic) return fail(generic);
 
+  if (tool === "npm" && inline && args[0] === "run" && args.length === 2) {
+    return args[1]! in facts.scripts
+      ? { outcome: "checked", detail: `npm run ${args[1]} exists` }
+      : fail(`npm run ${args[1]}: package.json has no such script`);
+  }
   if (tool === "npm") return checkNpm(args, facts);
   if (tool === "npx") {
     const bin = args[0] ?? "";
@@ -242,6 +289,33 @@ function looksLikePath(arg: string): boolean {
     !arg.includes("$") &&
     /^(\.\/)?(app|automation|bench|components|dashboards|docs|e2e|gitops|policy|test)(\/|$)/.test(arg)
   );
+}
+
+/** Takes each `$(...)` out of a command line (balanced, quotes respected): the rest, and what was inside. */
+function splitSubstitutions(text: string): { outer: string; substitutions: string[] } {
+  const substitutions: string[] = [];
+  let outer = "";
+  for (let i = 0; i < text.length; i++) {
+    if (!(text[i] === "$" && text[i + 1] === "(")) {
+      outer += text[i];
+      continue;
+    }
+    let depth = 0;
+    let quote: string | undefined;
+    let j = i + 1;
+    for (; j < text.length; j++) {
+      const c = text[j]!;
+      if (quote) {
+        if (c === quote) quote = undefined;
+      } else if (c === "'" || c === '"') quote = c;
+      else if (c === "(") depth++;
+      else if (c === ")" && --depth === 0) break;
+    }
+    substitutions.push(...splitSubstitutions(text.slice(i + 2, j)).substitutions, text.slice(i + 2, j));
+    outer += "substituted";
+    i = j;
+  }
+  return { outer, substitutions };
 }
 
 /** Splits a command line into words, honouring single and double quotes. */

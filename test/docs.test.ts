@@ -83,6 +83,25 @@ describe("docs: every command in README.md and docs/*.md runs or exists (npm run
     });
   }
 
+  it("checks every part of a shell line: assignments, $(...), pipes, continued lines", async () => {
+    const page = [
+      "```bash",
+      "PASSWORD=$(npm run --silent outputs -- dev --show-secrets \\",
+      "  | node -pe 'JSON.parse(require(\"fs\").readFileSync(0)).grafanaAdminPassword')",
+      "export KUBECONFIG=$PWD/kubeconfig; kubectl -n monitoring get pods",
+      "```",
+    ].join("\n");
+    const commands = extractCommands(page, "x.md");
+    assert.equal(commands.length, 2, "the continued line is one command");
+    for (const command of commands)
+      assert.equal((await checkCommand(command, facts)).outcome, "checked", command.text);
+    const broken = await checkCommand(
+      { file: "x.md", line: 1, text: "X=$(npm run --silent outputs -- qa)" },
+      facts,
+    );
+    assert.equal(broken.outcome, "failed", "a bad command inside $(...) is found");
+  });
+
   it("reads shell blocks and tool spans, not diagrams or prose", () => {
     const page = [
       "Run `npm run plan -- dev` or `the thing`.",
