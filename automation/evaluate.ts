@@ -344,6 +344,13 @@ async function runUnderMocks(
   let outputs: Record<string, unknown> = {};
   let secretOutputs: string[] = [];
   let error: Error | undefined;
+  // The SDK records a stack trace for every promise and resource it makes; with tsx's source maps that
+  // was most of an evaluation's time. Without them it runs 2-4x faster; a failing program still reports
+  // its message (all the plan and the tests show), only without a stack.
+  const sourceMaps = process.sourceMapsEnabled;
+  const stackTraceLimit = Error.stackTraceLimit;
+  process.setSourceMapsEnabled(false);
+  Error.stackTraceLimit = 0;
   try {
     // Keep the program's own return value: the stack's resolved outputs no longer say what was secret.
     let raw: Record<string, unknown> = {};
@@ -354,6 +361,9 @@ async function runUnderMocks(
     ({ outputs, secretOutputs } = await resolveOutputs(raw));
   } catch (err) {
     error = err instanceof Error ? err : new Error(String(err));
+  } finally {
+    process.setSourceMapsEnabled(sourceMaps);
+    Error.stackTraceLimit = stackTraceLimit;
   }
   await pulumi.runtime.disconnect().catch(() => undefined);
   return {

@@ -1,30 +1,34 @@
 /**
  * `npm run bench:app` (tsx bench/app.ts): requests/s and p50/p99 latency of the app's `/healthz` and `/`
- * against a bare node:http server answering the same bodies with the same content types, in the same run,
- * on loopback (127.0.0.1).
+ * against a bare node:http server answering the same bodies with the same content types, in one run.
+ *
+ *   - the app as its image runs it: compiled JS (`npm run build` in app/, done first), `node dist/main.js`,
+ *     NODE_ENV=production, metrics on, in its own process;
+ *   - the reference, bench/bare-server.mjs, in another plain `node` process;
+ *   - the load generator (autocannon) in this process, on loopback (127.0.0.1).
+ * With `taskset` and at least 2 cores, the generator is pinned to core 0 and both servers to core 1 (only
+ * one of them is loaded at a time), so neither server competes with the generator for its core.
  *
  * Options, as flags or environment variables (flags win):
- *   --seconds N      BENCH_SECONDS      measured seconds per target and route (default 5)
+ *   --seconds N      BENCH_SECONDS      measured 1-second rounds per target and route (default 5)
  *   --connections N  BENCH_CONNECTIONS  concurrent connections (default 50)
- *   --warmup N       BENCH_WARMUP       unmeasured seconds per target and route first (default 1)
- * The default run is 4 x (1 + 5) s, about 25 s.
+ *   --warmup N       BENCH_WARMUP       unmeasured seconds per target and route first (default 2)
  *
- * The measured seconds are 1-second rounds alternating app and bare, so a change in the machine's load
- * hits both alike. Reported: req/s over all rounds, the median of the rounds' p50 and p99, and the lowest
- * and highest per-round ratio next to the overall one, which shows how noisy the run was.
- *
- * Both servers run in one child process (used one at a time), the load generator in this one, so the
- * generator does not compete with the server for its core. Exits non-zero on errors (a server that fails to
- * start, socket errors, timeouts or non-2xx answers), never on the ratio.
+ * Rounds alternate app and bare (ABBA order), so a change in the machine's load hits both alike. Reported:
+ * req/s over all rounds, the median of the rounds' p50 and p99, the ratio per route and the lowest and
+ * highest per-round ratio (how noisy the run was), the core count and the load average before and after.
+ * Exits non-zero on errors (a server that fails to start, socket errors, timeouts, non-2xx), never on the
+ * ratio.
  */
-import { fork } from "node:child_process";
-import * as http from "node:http";
-import type { AddressInfo } from "node:net";
+import { fork, spawn, spawnSync, type ChildProcess } from "node:child_process";
+import * as os from "node:os";
+import * as path from "node:path";
 import autocannon from "autocannon";
-import { loadConfig } from "../app/src/config";
-import { buildServer } from "../app/src/server";
+import { freePort } from "../test/support/net";
 
 const ROUTES = ["/healthz", "/"] as const;
+const APP_DIR = path.resolve(__dirname, "..", "app");
+const BARE_SERVER = path.join(__dirname, "bare-server.mjs");
 
 function option(flag: string, env: string, fallback: number, min: number, max: number): number {
   const at = process.argv.indexOf(`--${flag}`);
@@ -43,11 +47,6 @@ interface Round {
   p50: number;
   p99: number;
   errors: number;
-}
-
-interface Bases {
-  appBase: string;
-  bareBase: string;
 }
 
 async function round(url: string, connections: number, seconds: number): Promise<Round> {
@@ -69,48 +68,81 @@ const median = (xs: number[]) => {
 const rps = (rounds: Round[]) =>
   rounds.reduce((n, r) => n + r.requests, 0) / rounds.reduce((t, r) => t + r.seconds, 0);
 
-/** Child process: both servers, then their base URLs on the IPC channel. */
-async function serve(): Promise<void> {
-  // The parent going away (finished, failed or killed) ends this process too.
-  process.on("disconnect", () => process.exit(0));
-  const app = buildServer(loadConfig({ LOG_LEVEL: "error", APP_ENV: "dev" })).app;
-  const appBase = await app.listen({ port: 0, host: "127.0.0.1" });
+/** Pins a process (all its threads) to one core; false when taskset is missing or refuses. */
+function pin(pid: number, core: number): boolean {
+  return spawnSync("taskset", ["-a", "-pc", String(core), String(pid)], { stdio: "ignore" }).status === 0;
+}
 
-  // The same bodies and content types as the app's, with no framework around them.
-  const bodies = new Map<string, { type: string; body: Buffer }>();
-  for (const route of ROUTES) {
-    const res = await fetch(`${appBase}${route}`);
-    if (res.status !== 200) throw new Error(`app ${route}: ${res.status}`);
-    bodies.set(route, {
-      type: res.headers.get("content-type") ?? "text/plain",
-      body: Buffer.from(await res.arrayBuffer()),
-    });
+const exited = (child: ChildProcess, what: string) =>
+  new Promise<never>((_, reject) =>
+    child.once("exit", (code) => reject(new Error(`${what} exited (${code}) before it was ready`))),
+  );
+
+async function waitUntilReady(base: string, child: ChildProcess): Promise<void> {
+  const gaveUp = exited(child, "the app");
+  for (let i = 0; i < 200; i++) {
+    const ok = await fetch(`${base}/readyz`, { signal: AbortSignal.timeout(1000) }).then(
+      (r) => r.ok,
+      () => false,
+    );
+    if (ok) return;
+    await Promise.race([new Promise((resolve) => setTimeout(resolve, 50)), gaveUp]);
   }
-  const bare = http.createServer((req, res) => {
-    const hit = bodies.get(req.url ?? "");
-    if (!hit) {
-      res.writeHead(404).end();
-      return;
-    }
-    res.writeHead(200, { "content-type": hit.type, "content-length": hit.body.length }).end(hit.body);
-  });
-  await new Promise<void>((resolve) => bare.listen(0, "127.0.0.1", resolve));
-  const bases: Bases = { appBase, bareBase: `http://127.0.0.1:${(bare.address() as AddressInfo).port}` };
-  process.send?.(bases);
+  throw new Error(`the app did not answer ${base}/readyz within 10 s`);
 }
 
 async function main(): Promise<void> {
   const opts = {
     seconds: option("seconds", "BENCH_SECONDS", 5, 1, 600),
     connections: option("connections", "BENCH_CONNECTIONS", 50, 1, 10000),
-    warmup: option("warmup", "BENCH_WARMUP", 1, 0, 60),
+    warmup: option("warmup", "BENCH_WARMUP", 2, 0, 60),
   };
-  const child = fork(__filename, ["--serve"], { execArgv: ["--import", "tsx"] });
+  const build = spawnSync("npm", ["run", "--silent", "build"], { cwd: APP_DIR, stdio: "inherit" });
+  if (build.status !== 0) throw new Error(`npm run build in app/ failed (${build.status})`);
+
+  const children: ChildProcess[] = [];
+  const stopAll = () => children.forEach((c) => c.kill("SIGKILL"));
+  process.once("SIGINT", () => {
+    stopAll();
+    process.exit(130);
+  });
   try {
-    const { appBase, bareBase } = await new Promise<Bases>((resolve, reject) => {
-      child.once("message", (m) => resolve(m as Bases));
-      child.once("exit", (code) => reject(new Error(`the server process exited (${code}) before listening`)));
+    const port = await freePort();
+    const app = spawn(process.execPath, ["dist/main.js"], {
+      cwd: APP_DIR,
+      env: { ...process.env, NODE_ENV: "production", PORT: String(port), HOST: "127.0.0.1", APP_ENV: "prod" },
+      stdio: ["ignore", "ignore", "inherit"],
     });
+    children.push(app);
+    const appBase = `http://127.0.0.1:${port}`;
+    await waitUntilReady(appBase, app);
+
+    // The same bodies and content types as the app's, with no framework around them.
+    const bodies: Record<string, { type: string; body: string }> = {};
+    for (const route of ROUTES) {
+      const res = await fetch(`${appBase}${route}`);
+      if (res.status !== 200) throw new Error(`app ${route}: ${res.status}`);
+      bodies[route] = {
+        type: res.headers.get("content-type") ?? "text/plain",
+        body: Buffer.from(await res.arrayBuffer()).toString("base64"),
+      };
+    }
+    const bare = fork(BARE_SERVER, [], { execArgv: [], stdio: ["ignore", "ignore", "inherit", "ipc"] });
+    children.push(bare);
+    bare.send(bodies);
+    const barePort = await Promise.race([
+      new Promise<number>((resolve) => bare.once("message", (m) => resolve((m as { port: number }).port))),
+      exited(bare, "the bare server"),
+    ]);
+    const bareBase = `http://127.0.0.1:${barePort}`;
+
+    const cores = os.availableParallelism();
+    const pinned =
+      cores >= 2 && pin(process.pid, 0) && pin(app.pid!, 1) && pin(bare.pid!, 1)
+        ? "load generator on core 0, app and bare server on core 1"
+        : "not pinned (needs taskset and 2 cores)";
+    const loadBefore = os.loadavg();
+
     const targets = [
       { name: "app (fastify)", base: appBase },
       { name: "bare node:http", base: bareBase },
@@ -122,15 +154,19 @@ async function main(): Promise<void> {
         rounds.set(`${t.name} ${route}`, []);
       }
       for (let i = 0; i < opts.seconds; i++) {
-        for (const t of targets) {
+        for (const t of i % 2 === 0 ? targets : [...targets].reverse()) {
           rounds.get(`${t.name} ${route}`)!.push(await round(`${t.base}${route}`, opts.connections, 1));
         }
       }
     }
+    const loadAfter = os.loadavg();
 
+    const load = (l: number[]) => l.map((x) => x.toFixed(2)).join(" ");
     console.log(
-      `\nnode ${process.version}, ${opts.connections} connections, ${opts.seconds} x 1 s per target and ` +
-        `route (after ${opts.warmup} s warm-up), 127.0.0.1\n`,
+      `\nnode ${process.version}, ${cores} cores (${os.cpus()[0]?.model ?? "unknown CPU"}), ${pinned}\n` +
+        `load average ${load(loadBefore)} before, ${load(loadAfter)} after\n` +
+        `${opts.connections} connections, ${opts.seconds} x 1 s per target and route (after ${opts.warmup} s ` +
+        `warm-up), 127.0.0.1; app: node dist/main.js, NODE_ENV=production, metrics on\n`,
     );
     const row = (cells: string[]) =>
       console.log(
@@ -149,12 +185,13 @@ async function main(): Promise<void> {
     }
     console.log("");
     for (const route of ROUTES) {
-      const app = rounds.get(`app (fastify) ${route}`)!;
-      const bare = rounds.get(`bare node:http ${route}`)!;
-      const perRound = app.map((r, i) => rps([r]) / rps([bare[i]!]));
+      const appRounds = rounds.get(`app (fastify) ${route}`)!;
+      const bareRounds = rounds.get(`bare node:http ${route}`)!;
+      const perRound = appRounds.map((r, i) => rps([r]) / rps([bareRounds[i]!]));
       console.log(
-        `ratio app/bare req/s  ${route.padEnd(8)}  ${(rps(app) / rps(bare)).toFixed(2)}` +
-          `  (rounds ${Math.min(...perRound).toFixed(2)}-${Math.max(...perRound).toFixed(2)})`,
+        `ratio app/bare req/s  ${route.padEnd(8)}  ${(rps(appRounds) / rps(bareRounds)).toFixed(2)}` +
+          `  (median of rounds ${median(perRound).toFixed(2)}, rounds ` +
+          `${Math.min(...perRound).toFixed(2)}-${Math.max(...perRound).toFixed(2)})`,
       );
     }
     if (errors > 0) {
@@ -162,11 +199,11 @@ async function main(): Promise<void> {
       process.exitCode = 1;
     }
   } finally {
-    child.kill();
+    stopAll();
   }
 }
 
-(process.argv.includes("--serve") ? serve() : main()).catch((err: unknown) => {
+main().catch((err: unknown) => {
   console.error(err instanceof Error ? err.message : err);
   process.exit(1);
 });

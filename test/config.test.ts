@@ -10,7 +10,8 @@ import {
   rawConfigSchema,
   SECRET_CONFIG_KEYS,
 } from "../components/config";
-import { configReference, END_MARKER, START_MARKER } from "../automation/config-reference";
+import * as prettier from "prettier";
+import { CONFIG_DOC, END_MARKER, renderConfigDoc, START_MARKER } from "../automation/config-reference";
 import { evaluateStack, listStacks, PROJECT_DIR, readProject, readStackFile } from "../automation/evaluate";
 
 const project = readProject();
@@ -52,52 +53,46 @@ describe("config: Pulumi.yaml is the declared schema", () => {
     for (const key of chartKeys) assert.match(String(declared[key]?.default), /^\d+\.\d+\.\d+$/, key);
   });
 
+  /** Keys of a stack file that Pulumi.yaml does not declare, or in a namespace no provider owns. */
+  const strayKeys = (stack: string, projectDir = PROJECT_DIR) =>
+    Object.keys(readStackFile(stack, projectDir)).flatMap((key) => {
+      const [namespace, name] = key.split(":");
+      if (namespace === CONFIG_NAMESPACE) return name && name in declared ? [] : [`${key} is not declared`];
+      return PROVIDER_NAMESPACES.includes(namespace ?? "") ? [] : [`${key} has an unknown namespace`];
+    });
+
   for (const stack of listStacks()) {
     it(`Pulumi.${stack}.yaml sets only declared keys`, () => {
-      for (const key of Object.keys(readStackFile(stack))) {
-        const [namespace, name] = key.split(":");
-        if (namespace === CONFIG_NAMESPACE) {
-          assert.ok(name && name in declared, `Pulumi.${stack}.yaml: ${key} is not declared in Pulumi.yaml`);
-        } else {
-          assert.ok(
-            PROVIDER_NAMESPACES.includes(namespace ?? ""),
-            `Pulumi.${stack}.yaml: ${key} has an unknown namespace`,
-          );
-        }
-      }
+      assert.deepEqual(strayKeys(stack), [], `Pulumi.${stack}.yaml`);
     });
   }
 
-  it("the undeclared-key check catches a stray key", () => {
+  it("the same check catches an undeclared key and an unknown namespace", () => {
     const dir = fs.mkdtempSync(path.join(PROJECT_DIR, ".cache", "stray-"));
     try {
       fs.copyFileSync(path.join(PROJECT_DIR, "Pulumi.yaml"), path.join(dir, "Pulumi.yaml"));
-      fs.writeFileSync(path.join(dir, "Pulumi.x.yaml"), "config:\n  gitops-platform:nodeCount: 3\n");
-      const keys = Object.keys(readStackFile("x", dir));
-      assert.deepEqual(
-        keys.filter((k) => !(k.split(":")[1]! in declared)),
-        ["gitops-platform:nodeCount"],
+      fs.writeFileSync(
+        path.join(dir, "Pulumi.x.yaml"),
+        "config:\n  gitops-platform:nodeCount: 3\n  gitops-platform:nodeMinSize: 2\n  gcp:project: p\n",
       );
+      assert.deepEqual(strayKeys("x", dir), [
+        "gitops-platform:nodeCount is not declared",
+        "gcp:project has an unknown namespace",
+      ]);
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }
   });
 
-  it("README's config reference is the one generated from Pulumi.yaml (npm run docs:config)", () => {
-    const readme = fs.readFileSync(path.join(PROJECT_DIR, "README.md"), "utf8");
-    const section = readme.slice(
-      readme.indexOf(START_MARKER) + START_MARKER.length,
-      readme.indexOf(END_MARKER),
+  it("docs/configuration.md holds the reference generated from Pulumi.yaml, as Prettier writes it (npm run docs:config)", async () => {
+    const page = fs.readFileSync(CONFIG_DOC, "utf8");
+    assert.equal(page, await renderConfigDoc(), "stale: run npm run docs:config");
+    assert.ok(
+      await prettier.check(page, { ...(await prettier.resolveConfig(CONFIG_DOC)), filepath: CONFIG_DOC }),
     );
-    // Prettier pads the table; compare cell by cell.
-    const cells = (table: string) =>
-      table
-        .trim()
-        .split("\n")
-        .map((row) => row.split(/(?<!\\)\|/).map((cell) => cell.trim().replace(/^-+$/, "---")));
-    assert.deepEqual(cells(section), cells(configReference()));
+    const section = page.slice(page.indexOf(START_MARKER), page.indexOf(END_MARKER));
     for (const key of Object.keys(declared))
-      assert.match(section, new RegExp(`\\|\\s*\`${key}\`\\s*\\|`), `README lacks ${key}`);
+      assert.match(section, new RegExp(`\\|\\s*\`${key}\`\\s*\\|`), `the reference lacks ${key}`);
   });
 });
 
@@ -414,6 +409,61 @@ describe("config: validation", () => {
       stack: "prod",
       set: { clusterAdminArns: ["admin"] },
       expect: [/gitops-platform:clusterAdminArns\[0\]/, /IAM role or user ARN/, /"admin"/],
+    },
+    // Cross-field rules not covered above: each must have a failing case.
+    {
+      title: "four AZs",
+      stack: "prod",
+      set: { availabilityZones: ["eu-west-1a", "eu-west-1b", "eu-west-1c", "eu-west-1d"] },
+      expect: [/gitops-platform:availabilityZones/, /2 or 3/],
+    },
+    {
+      title: "an EKS node group without instance types",
+      stack: "staging",
+      set: { nodeInstanceTypes: [] },
+      expect: [/gitops-platform:nodeInstanceTypes/, /at least one instance type/],
+    },
+    {
+      title: "desired below min",
+      stack: "prod",
+      set: { nodeDesiredSize: 2 },
+      expect: [/gitops-platform:nodeDesiredSize/, /between nodeMinSize 3 and nodeMaxSize 9/, /got 2/],
+    },
+    {
+      title: "GHCR without an owner",
+      stack: "dev",
+      set: { imageRegistry: "ghcr" },
+      expect: [/gitops-platform:githubOwner/, /required when imageRegistry is "ghcr"/],
+    },
+    {
+      title: "the registry and the S3 server on one host port",
+      stack: "dev",
+      set: { s3Port: 5001 },
+      expect: [/gitops-platform:s3Port/, /port 5001 is already used by localRegistryPort/],
+    },
+    {
+      title: "the app NodePort on Argo CD's",
+      stack: "dev",
+      set: { appNodePort: 30081 },
+      expect: [/gitops-platform:argocdNodePort/, /port 30081 is already used by appNodePort/],
+    },
+    {
+      title: "highly available Argo CD on a kind cluster of one worker",
+      stack: "dev",
+      set: { argocdHighAvailability: true },
+      expect: [/gitops-platform:argocdHighAvailability/, /at least 3 schedulable nodes/, /kindWorkerNodes 1/],
+    },
+    {
+      title: "highly available Argo CD on an EKS node group that may shrink to 2",
+      stack: "staging",
+      set: { argocdHighAvailability: true },
+      expect: [/gitops-platform:argocdHighAvailability/, /raise nodeMinSize/, /nodeMinSize 2/],
+    },
+    {
+      title: "github enabled without a repository",
+      stack: "prod",
+      set: { githubRepository: undefined },
+      expect: [/gitops-platform:githubRepository/, /required when githubEnabled is true/],
     },
   ];
 
