@@ -21,6 +21,9 @@ export const APP_RESOURCE_KINDS = [
   { group: "autoscaling", kind: "HorizontalPodAutoscaler" },
   { group: "networking.k8s.io", kind: "NetworkPolicy" },
   { group: "monitoring.coreos.com", kind: "ServiceMonitor" },
+  // Progressive delivery (Argo Rollouts): the workload in staging and prod, and its analysis.
+  { group: "argoproj.io", kind: "Rollout" },
+  { group: "argoproj.io", kind: "AnalysisTemplate" },
 ];
 
 /** Arguments of {@link GitOps}. */
