@@ -1,5 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import { ArgoCD } from "./components/addons/argocd";
+import { ArgoRollouts } from "./components/addons/argo-rollouts";
 import { createBackup } from "./components/addons/backup";
 import { createCluster } from "./components/cluster/cluster";
 import { loadPlatformConfig } from "./components/config";
@@ -16,7 +17,8 @@ import { Monitoring } from "./components/addons/monitoring";
  *   2. cluster    kind (dev) or EKS (staging, prod), and the one Kubernetes provider
  *   3. image      the app built and pushed, pinned by digest
  *   4. add-ons    in parallel once the cluster is up: Monitoring (kube-prometheus-stack + Grafana),
- *                 Argo CD and Backup (Velero); only their ServiceMonitors wait for the Prometheus CRDs
+ *                 Argo CD, Argo Rollouts and Backup (Velero); only their ServiceMonitors wait for the
+ *                 Prometheus CRDs
  *   5. GitHub     Actions environment, variables and OIDC role (when githubEnabled)
  *   6. GitOps     repository, AppProject and root Application; the image reference committed to git
  */
@@ -55,6 +57,13 @@ export = async () => {
         : undefined,
     // GitHub cannot reach a kind cluster: poll git every minute instead of waiting for webhooks.
     reconciliationTimeout: kind ? "60s" : undefined,
+    monitoringCrds: monitoring.prometheusStack,
+  });
+  // Runs the app's canary and blue-green Rollouts (gitops/charts/demo-app, rollout.enabled).
+  new ArgoRollouts(`${config.cluster.name}-argo-rollouts`, {
+    ...addonOptions,
+    chartVersion: config.charts.argoRollouts,
+    highAvailability: config.addons.argocdHighAvailability,
     monitoringCrds: monitoring.prometheusStack,
   });
   const backup = await createBackup(config, cluster, {

@@ -153,6 +153,7 @@ export const rawConfigSchema = z.strictObject({
   kubePrometheusStackChartVersion: chartVersion("kube-prometheus-stack"),
   grafanaChartVersion: chartVersion("grafana"),
   veleroChartVersion: chartVersion("velero"),
+  argoRolloutsChartVersion: chartVersion("argo-rollouts"),
 
   argocdHighAvailability: boolean(),
   prometheusRetention: z.string().regex(PROMETHEUS_DURATION, {
@@ -246,6 +247,7 @@ export interface PlatformConfig {
     readonly kubePrometheusStack: string;
     readonly grafana: string;
     readonly velero: string;
+    readonly argoRollouts: string;
   };
   /** Per-environment settings of the add-ons (Argo CD, Prometheus, Velero). */
   readonly addons: {
@@ -481,6 +483,7 @@ function toPlatformConfig(c: RawConfig, context: { project: string; stack: strin
       kubePrometheusStack: c.kubePrometheusStackChartVersion,
       grafana: c.grafanaChartVersion,
       velero: c.veleroChartVersion,
+      argoRollouts: c.argoRolloutsChartVersion,
     },
     addons: {
       argocdHighAvailability: c.argocdHighAvailability,

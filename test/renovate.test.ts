@@ -4,6 +4,7 @@ import * as path from "node:path";
 import { parse } from "yaml";
 import { PROJECT_DIR, readProject } from "../automation/evaluate";
 import { ARGOCD_CHART } from "../components/addons/argocd";
+import { ARGO_ROLLOUTS_CHART } from "../components/addons/argo-rollouts";
 import { VELERO_CHART } from "../components/addons/backup";
 import { GRAFANA_CHART, KUBE_PROMETHEUS_STACK_CHART } from "../components/addons/monitoring";
 
@@ -143,7 +144,13 @@ describe("renovate: every pin is kept current", () => {
     const charts = extract("Pulumi.yaml", read("Pulumi.yaml"), renovate.customManagers).filter(
       (e) => e.datasource === "helm",
     );
-    const sources = [ARGOCD_CHART, KUBE_PROMETHEUS_STACK_CHART, GRAFANA_CHART, VELERO_CHART];
+    const sources = [
+      ARGOCD_CHART,
+      KUBE_PROMETHEUS_STACK_CHART,
+      GRAFANA_CHART,
+      VELERO_CHART,
+      ARGO_ROLLOUTS_CHART,
+    ];
     assert.deepEqual(
       charts.map((c) => `${c.registryUrl}#${c.depName}`).sort(),
       sources.map((s) => `${s.repo}#${s.chart}`).sort(),
