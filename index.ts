@@ -7,7 +7,7 @@ import { loadPlatformConfig } from "./components/config";
 import { createGitHubResources } from "./components/github/github-wiring";
 import { GitOps } from "./components/gitops/gitops";
 import type { Exposure } from "./components/addons/helm-release";
-import { createAppImage } from "./components/image/image-registry";
+import { createStackImage } from "./components/image/promotion";
 import { Monitoring } from "./components/addons/monitoring";
 
 /**
@@ -15,7 +15,7 @@ import { Monitoring } from "./components/addons/monitoring";
  *
  *   1. config     every key validated once (components/config.ts)
  *   2. cluster    kind (dev) or EKS (staging, prod), and the one Kubernetes provider
- *   3. image      the app built and pushed, pinned by digest
+ *   3. image      the app built and pushed (staging, dev), promoted by digest (prod) or pinned (rollback)
  *   4. add-ons    in parallel once the cluster is up: Monitoring (kube-prometheus-stack + Grafana),
  *                 Argo CD, Argo Rollouts and Backup (Velero); only their ServiceMonitors wait for the
  *                 Prometheus CRDs
@@ -25,7 +25,8 @@ import { Monitoring } from "./components/addons/monitoring";
 export = async () => {
   const config = loadPlatformConfig();
   const cluster = await createCluster(config);
-  const appImage = await createAppImage(config, cluster);
+  // Built here (dev, staging), promoted by digest from another stack (prod) or pinned by a rollback.
+  const appImage = await createStackImage(config, cluster);
 
   const kind = config.cluster.provider === "kind" ? config.cluster : undefined;
   const exposure = (nodePort: number | undefined): Exposure =>
@@ -89,6 +90,7 @@ export = async () => {
           }
         : undefined,
       image: { repository: appImage.repository, tag: appImage.tag, digest: appImage.digest },
+      imageCommitMessage: appImage.commitMessage,
       clusterFacts: {
         cluster_name: cluster.clusterName,
         cluster_provider: config.cluster.provider,
@@ -109,6 +111,9 @@ export = async () => {
     kubeconfig: pulumi.secret(cluster.kubeconfig),
     appImage: appImage.ref,
     appImageTag: appImage.tag,
+    appImageRepository: appImage.repository,
+    appImageDigest: appImage.digest,
+    deployedImages: appImage.history,
     gitopsRepoUrl: config.gitops.repoUrl,
     gitopsRevision: config.gitops.revision,
     argocdProject: gitops.projectName,

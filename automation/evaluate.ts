@@ -139,6 +139,12 @@ function toConfigValue(value: unknown): StackConfigValue {
   return { value: typeof value === "string" ? value : JSON.stringify(value), secret: false };
 }
 
+/**
+ * The digest every StackReference reports under mocks: a clearly fake image (all zeros) standing in for
+ * what the referenced stack runs (e.g. staging's image, which prod promotes). Never a real image.
+ */
+export const MOCK_STACK_REFERENCE_DIGEST = `sha256:${"0".repeat(64)}`;
+
 /** Computed outputs the program reads back from providers, per resource type. */
 function computedOutputs(
   type: string,
@@ -146,6 +152,23 @@ function computedOutputs(
   inputs: Record<string, unknown>,
 ): Record<string, unknown> {
   switch (type) {
+    case "pulumi:pulumi:StackReference": {
+      const image = {
+        repository: "ghcr.io/gitops-platform/demo-app",
+        tag: "0000000-placeholder",
+        digest: MOCK_STACK_REFERENCE_DIGEST,
+      };
+      return {
+        outputs: {
+          placeholder: `offline plan: mocked outputs of stack ${String(inputs.name)}, not its real image`,
+          appImageRepository: image.repository,
+          appImageTag: image.tag,
+          appImageDigest: image.digest,
+          deployedImages: [image],
+        },
+        secretOutputNames: [],
+      };
+    }
     case "command:local:Command":
       return { stdout: `mock-stdout-of-${name}`, stderr: "" };
     case "random:index/randomPassword:RandomPassword":
@@ -290,7 +313,7 @@ async function runUnderMocks(
 ): Promise<Evaluation> {
   const started = Date.now();
   const mocks = new RecordingMocks();
-  await pulumi.runtime.setMocks(mocks, projectName, stack, preview);
+  await pulumi.runtime.setMocks(mocks, projectName, stack, preview, "organization");
   pulumi.runtime.setAllConfig(
     Object.fromEntries(Object.entries(config).map(([k, v]) => [k, v.value])),
     Object.entries(config)

@@ -116,6 +116,16 @@ export const rawConfigSchema = z.strictObject({
     error: "must be an image name: lowercase, digits, '.', '_', '-'",
   }),
   ecrKeepImages: integer().pipe(z.number().min(1).max(1000)),
+  promoteFromStack: z
+    .string()
+    .regex(/^([A-Za-z0-9_.-]+\/){0,2}[A-Za-z0-9_.-]+$/, {
+      error: "must be a stack name: <stack>, <project>/<stack> or <organization>/<project>/<stack>",
+    })
+    .optional(),
+  appImagePin: z
+    .string()
+    .regex(/^sha256:[a-f0-9]{64}$/, { error: "must be an image digest: sha256:<64 lowercase hex>" })
+    .optional(),
 
   githubEnabled: boolean(),
   githubOwner: z
@@ -235,7 +245,15 @@ export interface PlatformConfig {
   readonly cluster: KindSettings | EksSettings;
   readonly imageRegistry: (typeof REGISTRIES)[number];
   /** The app image: name within the registry, and how many images ECR keeps. */
-  readonly appImage: { readonly name: string; readonly ecrKeepImages: number; readonly ghcrOwner?: string };
+  readonly appImage: {
+    readonly name: string;
+    readonly ecrKeepImages: number;
+    readonly ghcrOwner?: string;
+    /** A digest this stack deployed before, kept until cleared (npm run rollback). */
+    readonly pin?: string;
+  };
+  /** Where the image comes from when this stack does not build it (build once, promote the digest). */
+  readonly promotion?: { readonly fromStack: string };
   readonly github: GitHubSettings;
   readonly gitops: {
     readonly repoUrl: string;
@@ -301,7 +319,7 @@ export function parsePlatformConfig(
     throw new ConfigError(parsed.error.issues.map((issue) => describeIssue(issue, raw)));
   }
   const c = parsed.data;
-  const problems = crossFieldProblems(c);
+  const problems = crossFieldProblems(c, context);
   if (problems.length > 0) throw new ConfigError(problems);
   return deepFreeze(toPlatformConfig(c, context));
 }
@@ -319,7 +337,7 @@ function describeIssue(issue: z.core.$ZodIssue, raw: Record<string, unknown>): s
   return `${key}: ${issue.message} (${got})`;
 }
 
-function crossFieldProblems(c: RawConfig): string[] {
+function crossFieldProblems(c: RawConfig, context: { stack: string }): string[] {
   const problems: string[] = [];
   const key = (k: keyof RawConfig) => `${CONFIG_NAMESPACE}:${k}`;
   const show = (v: unknown) => JSON.stringify(v);
@@ -358,6 +376,12 @@ function crossFieldProblems(c: RawConfig): string[] {
   } else if (c.imageRegistry === "ecr") {
     problems.push(
       `${key("imageRegistry")}: "ecr" needs an EKS stack; use "local" or "ghcr" with kind (got "ecr")`,
+    );
+  }
+
+  if (c.promoteFromStack && /(^|\/)([^/]+)$/.exec(c.promoteFromStack)?.[2] === context.stack) {
+    problems.push(
+      `${key("promoteFromStack")}: a stack cannot promote from itself (got ${show(c.promoteFromStack)})`,
     );
   }
 
@@ -475,7 +499,9 @@ function toPlatformConfig(c: RawConfig, context: { project: string; stack: strin
       name: c.appImageName,
       ecrKeepImages: c.ecrKeepImages,
       ghcrOwner: c.githubOwner?.toLowerCase(),
+      ...(c.appImagePin ? { pin: c.appImagePin } : {}),
     },
+    ...(c.promoteFromStack ? { promotion: { fromStack: c.promoteFromStack } } : {}),
     github,
     gitops: { repoUrl, revision: c.gitopsRevision, appNamespaces: c.appNamespaces },
     charts: {

@@ -2,7 +2,7 @@ import { strict as assert } from "node:assert";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { ofType, type Evaluation } from "../automation/evaluate";
+import { MOCK_STACK_REFERENCE_DIGEST, ofType, type Evaluation } from "../automation/evaluate";
 import { contentHash, imageTag } from "../components/image/image-tag";
 import { evaluated } from "./support/stacks";
 
@@ -50,7 +50,7 @@ describe("AppImage: per registry", () => {
   before(async () => {
     for (const stack of ["dev", "staging", "prod"]) evaluations.set(stack, await evaluated(stack));
   });
-  const image = (stack: string) => {
+  const image = (stack: "dev" | "staging") => {
     const images = ofType(evaluations.get(stack)!, "docker-build:index:Image");
     assert.equal(images.length, 1);
     return images[0]!;
@@ -94,13 +94,34 @@ describe("AppImage: per registry", () => {
       JSON.parse(String(lifecycle.inputs.policy)) as { rules: Array<{ selection: { countNumber: number } }> }
     ).rules[0]!;
     assert.equal(rule.selection.countNumber, 30);
-    const img = image("prod");
+    // Prod builds nothing: it promotes the digest staging runs (a marked placeholder under mocks).
+    assert.equal(ofType(e, "docker-build:index:Image").length, 0, "no image build in prod");
+    const copy = ofType(e, "command:local:Command").find((c) => c.name.endsWith("-promotion-copy"))!;
+    const env = copy.inputs.environment as Record<string, string>;
+    assert.equal(env.DIGEST, MOCK_STACK_REFERENCE_DIGEST);
+    assert.equal(env.SRC_REPO, "ghcr.io/gitops-platform/demo-app");
+    assert.equal(env.DST_REPO, "123456789012.dkr.ecr.eu-west-1.amazonaws.com/gitops-prod/demo-app");
+    assert.ok(copy.secretPaths.includes("environment.DEST_CREDS"), "ECR credentials stay secret");
+    assert.deepEqual(copy.inputs.triggers, [env.DIGEST, env.DST_REPO], "keyed on the digest");
+    assert.match(String(copy.inputs.create), /skopeo copy --all --preserve-digests/);
+    assert.equal(e.outputs.appImage, `${env.DST_REPO}@${MOCK_STACK_REFERENCE_DIGEST}`);
+    const file = ofType(e, "github:index/repositoryFile:RepositoryFile")[0]!;
     assert.match(
-      (img.inputs.tags as string[])[0]!,
-      /^123456789012\.dkr\.ecr\.eu-west-1\.amazonaws\.com\/gitops-prod\/demo-app:/,
+      String(file.inputs.commitMessage),
+      /^deploy\(prod\): promote sha256:0{64} from organization\/gitops-platform\/staging/,
     );
-    assert.deepEqual(img.inputs.platforms, ["linux/amd64", "linux/arm64"]);
-    assert.ok(img.secretPaths.includes("registries[0].password"));
-    assert.match(String(e.outputs.appImage), DIGEST_REF);
+  });
+
+  it("staging still builds, and its image file commit names the env and the digest", () => {
+    const e = evaluations.get("staging")!;
+    assert.equal(ofType(e, "docker-build:index:Image").length, 1);
+    const file = ofType(e, "github:index/repositoryFile:RepositoryFile")[0]!;
+    assert.match(
+      String(file.inputs.commitMessage),
+      /^deploy\(staging\): sha256:[a-f0-9]{64} built in staging/,
+    );
+    assert.equal(e.outputs.appImageDigest, String(e.outputs.appImage).split("@")[1]);
+    const history = e.outputs.deployedImages as Array<{ digest: string }>;
+    assert.equal(history.at(-1)!.digest, e.outputs.appImageDigest, "the history ends with this deploy");
   });
 });

@@ -51,6 +51,8 @@ export interface GitOpsArgs {
     /** Shared webhook secret (argocd-secret `webhook.github.secret`). */
     webhookSecret?: pulumi.Input<string>;
   };
+  /** Commit message of the image file: where the image came from and its digest. Default: `deploy(<env>): <repository>:<tag>`. */
+  imageCommitMessage?: pulumi.Input<string>;
   /** The app image; written to gitops/envs/<env>/image.yaml when GitHub is managed. */
   image: { repository: pulumi.Input<string>; tag: pulumi.Input<string>; digest: pulumi.Input<string> };
   /** Cluster facts for git-side charts, set as annotations on Argo CD's in-cluster cluster Secret. */
@@ -136,7 +138,9 @@ export class GitOps extends pulumi.ComponentResource {
           branch: args.revision,
           file: this.imageFile,
           content: imageValuesFile(args.image),
-          commitMessage: pulumi.interpolate`deploy(${args.environment}): ${args.image.repository}:${args.image.tag}`,
+          commitMessage:
+            args.imageCommitMessage ??
+            pulumi.interpolate`deploy(${args.environment}): ${args.image.repository}:${args.image.tag}`,
           overwriteOnCreate: true,
         },
         { parent: this },

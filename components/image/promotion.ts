@@ -1,0 +1,224 @@
+/**
+ * Build once, promote the digest. A stack's app image comes from one of three places:
+ *
+ *   built     staging (and dev): built from app/ and pushed to the stack's registry (AppImage);
+ *   promoted  prod: the digest the source stack (config `promoteFromStack`) runs, read from that stack's
+ *             outputs and copied by digest into this stack's registry; never rebuilt;
+ *   pinned    any stack: config `appImagePin` (set by `npm run rollback`) names a digest this stack
+ *             deployed before; nothing is built or copied, and later deploys keep it until it is cleared.
+ *
+ * Every stack exports its image and the history of the images it deployed (IMAGE_OUTPUTS), which
+ * promotion and rollback read.
+ */
+import * as command from "@pulumi/command";
+import * as pulumi from "@pulumi/pulumi";
+import type { PlatformCluster } from "../cluster/kubernetes-provider";
+import type { PlatformConfig } from "../config";
+import { createAppImage, imageDestination, type ImageDestination } from "./image-registry";
+
+/** An image manifest digest. */
+export const DIGEST = /^sha256:[a-f0-9]{64}$/;
+/** Images a stack remembers; older ones can no longer be pinned. */
+export const HISTORY_LIMIT = 20;
+
+/** Names of the stack outputs that describe the app image. */
+export const IMAGE_OUTPUTS = {
+  repository: "appImageRepository",
+  tag: "appImageTag",
+  digest: "appImageDigest",
+  history: "deployedImages",
+} as const;
+
+/** One image a stack deployed. */
+export interface DeployedImage {
+  repository: string;
+  tag: string;
+  digest: string;
+}
+
+/** The app image of a stack, however it got there. */
+export interface StackImage {
+  repository: pulumi.Output<string>;
+  tag: pulumi.Output<string>;
+  digest: pulumi.Output<string>;
+  /** `repository@digest`; waits for the push or copy. */
+  ref: pulumi.Output<string>;
+  /** Commit message of the image file: where the image came from and its digest. */
+  commitMessage: pulumi.Output<string>;
+  /** The images this stack deployed, oldest first, this one last (the `deployedImages` output). */
+  history: pulumi.Output<DeployedImage[]>;
+}
+
+/** The images of a stack's `deployedImages` output, ignoring anything malformed. */
+export function parseHistory(raw: unknown): DeployedImage[] {
+  if (!Array.isArray(raw)) return [];
+  return raw.filter(
+    (e): e is DeployedImage =>
+      !!e &&
+      typeof e === "object" &&
+      typeof (e as DeployedImage).repository === "string" &&
+      typeof (e as DeployedImage).tag === "string" &&
+      DIGEST.test(String((e as DeployedImage).digest)),
+  );
+}
+
+/** The history with `current` moved (or added) to the end, at most HISTORY_LIMIT entries. */
+export function appendHistory(previous: unknown, current: DeployedImage): DeployedImage[] {
+  const kept = parseHistory(previous).filter((e) => e.digest !== current.digest);
+  return [...kept, current].slice(-HISTORY_LIMIT);
+}
+
+/** The image of `history` with the pinned digest; refuses a digest the stack never deployed. */
+export function resolvePin(pin: string, history: DeployedImage[], stack: string): DeployedImage {
+  const found = [...history].reverse().find((e) => e.digest === pin);
+  if (!found) {
+    const known = history.map((e) => `${e.digest} (${e.tag})`).join(", ") || "none";
+    throw new Error(
+      `gitops-platform:appImagePin: ${pin} was never deployed by stack "${stack}", so it cannot be pinned; ` +
+        `deployed digests: ${known}`,
+    );
+  }
+  return found;
+}
+
+/** Refuses a promotion whose expected digest (PROMOTE_DIGEST) is not the one the source stack runs. */
+export function checkPromotion(sourceStack: string, runs: string, expected: string | undefined): void {
+  if (runs === undefined || !DIGEST.test(runs)) {
+    throw new Error(
+      `promotion from "${sourceStack}": its output ${IMAGE_OUTPUTS.digest} is ${JSON.stringify(runs)}, not an image digest; deploy that stack first`,
+    );
+  }
+  if (expected !== undefined && expected !== runs) {
+    throw new Error(
+      `promotion refused: ${expected} is not the digest stack "${sourceStack}" runs (${runs}); ` +
+        "only what the source stack runs can be promoted",
+    );
+  }
+}
+
+/** The fully qualified name of the running stack, for reading its own last outputs. */
+function selfStackName(): string {
+  return `${pulumi.getOrganization()}/${pulumi.getProject()}/${pulumi.getStack()}`;
+}
+
+/** Arguments of {@link PromotedImage}. */
+export interface PromotedImageArgs {
+  /** The stack whose running image is promoted, e.g. "organization/gitops-platform/staging". */
+  sourceStack: string;
+  /** The digest the caller means to promote (PROMOTE_DIGEST); refused unless the source runs it. Default: whatever it runs. */
+  expectedDigest?: string;
+  /** This stack's registry: the image is copied there by digest when it is another repository. */
+  destination: ImageDestination;
+}
+
+/**
+ * The image the source stack runs, copied by digest into this stack's registry (skopeo, every platform,
+ * digests preserved, the copy's manifest digest checked): the bytes prod runs are the bytes staging ran.
+ * The copy is keyed on the digest and the destination, so it runs once per promoted image.
+ */
+export class PromotedImage extends pulumi.ComponentResource {
+  public readonly repository: pulumi.Output<string>;
+  public readonly tag: pulumi.Output<string>;
+  public readonly digest: pulumi.Output<string>;
+  public readonly ref: pulumi.Output<string>;
+  /** The source repository the image was copied from. */
+  public readonly sourceRepository: pulumi.Output<string>;
+
+  constructor(name: string, args: PromotedImageArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("gitops-platform:image:PromotedImage", name, {}, opts);
+    const source = new pulumi.StackReference(`${name}-source`, { name: args.sourceStack }, { parent: this });
+    this.sourceRepository = source.requireOutput(IMAGE_OUTPUTS.repository) as pulumi.Output<string>;
+    this.tag = source.requireOutput(IMAGE_OUTPUTS.tag) as pulumi.Output<string>;
+    this.digest = (source.requireOutput(IMAGE_OUTPUTS.digest) as pulumi.Output<string>).apply((runs) => {
+      checkPromotion(args.sourceStack, runs, args.expectedDigest);
+      return runs;
+    });
+    this.repository = pulumi.output(args.destination.repository);
+    const registry = args.destination.registry;
+    const copy = new command.local.Command(
+      `${name}-copy`,
+      {
+        create: COPY_SCRIPT,
+        environment: {
+          SRC_REPO: this.sourceRepository,
+          DST_REPO: this.repository,
+          TAG: this.tag,
+          DIGEST: this.digest,
+          ...(registry
+            ? { DEST_CREDS: pulumi.secret(pulumi.interpolate`${registry.username}:${registry.password}`) }
+            : {}),
+        },
+        triggers: [this.digest, this.repository],
+      },
+      { parent: this, dependsOn: args.destination.dependsOn },
+    );
+    this.ref = pulumi.interpolate`${copy.stdout.apply(() => "")}${this.repository}@${this.digest}`;
+    this.registerOutputs({ ref: this.ref, digest: this.digest, sourceRepository: this.sourceRepository });
+  }
+}
+
+/**
+ * Copies SRC_REPO@DIGEST to DST_REPO:TAG with every platform and the digest preserved, then checks the
+ * destination serves a manifest with that very digest; prints the digest. Same repository: nothing to copy.
+ * The source registry's credentials come from SRC_CREDS in the environment (user:token), when set.
+ */
+const COPY_SCRIPT = `set -eu
+if [ "$SRC_REPO" = "$DST_REPO" ]; then echo "$DIGEST"; exit 0; fi
+command -v skopeo >/dev/null 2>&1 || { echo "skopeo is needed to copy $SRC_REPO@$DIGEST to $DST_REPO (apt-get install skopeo)" >&2; exit 1; }
+skopeo copy --all --preserve-digests \${SRC_CREDS:+--src-creds "$SRC_CREDS"} \${DEST_CREDS:+--dest-creds "$DEST_CREDS"} "docker://$SRC_REPO@$DIGEST" "docker://$DST_REPO:$TAG" >&2
+got="sha256:$(skopeo inspect --raw \${DEST_CREDS:+--creds "$DEST_CREDS"} "docker://$DST_REPO@$DIGEST" | sha256sum | cut -d' ' -f1)"
+[ "$got" = "$DIGEST" ] || { echo "$DST_REPO serves $got for $DIGEST" >&2; exit 1; }
+echo "$DIGEST"`;
+
+/** The stack's app image: pinned, promoted or built (see the module comment), with its history. */
+export async function createStackImage(
+  config: PlatformConfig,
+  cluster: PlatformCluster,
+): Promise<StackImage> {
+  const name = `${config.cluster.name}-app`;
+  const env = config.environment;
+  // The stack's own last outputs: what it deployed before.
+  const previous = new pulumi.StackReference(`${name}-history`, { name: selfStackName() })
+    .getOutput(IMAGE_OUTPUTS.history)
+    .apply(parseHistory);
+
+  let image: Omit<StackImage, "history">;
+  if (config.appImage.pin) {
+    const pin = config.appImage.pin;
+    const pinned = previous.apply((history) => resolvePin(pin, history, config.stack));
+    image = {
+      repository: pinned.repository,
+      tag: pinned.tag,
+      digest: pinned.digest,
+      ref: pulumi.interpolate`${pinned.repository}@${pinned.digest}`,
+      commitMessage: pulumi.interpolate`rollback(${env}): pin ${pinned.digest} (${pinned.tag}), appImagePin set by npm run rollback`,
+    };
+  } else if (config.promotion) {
+    const from = config.promotion.fromStack;
+    const promoted = new PromotedImage(`${name}-promotion`, {
+      sourceStack: from,
+      expectedDigest: process.env.PROMOTE_DIGEST || undefined,
+      destination: await imageDestination(config, cluster),
+    });
+    image = {
+      repository: promoted.repository,
+      tag: promoted.tag,
+      digest: promoted.digest,
+      ref: promoted.ref,
+      commitMessage: pulumi.interpolate`deploy(${env}): promote ${promoted.digest} from ${from} (${promoted.sourceRepository}:${promoted.tag}), not rebuilt`,
+    };
+  } else {
+    const built = await createAppImage(config, cluster);
+    image = {
+      repository: built.repository,
+      tag: built.tag,
+      digest: built.digest,
+      ref: built.ref,
+      commitMessage: pulumi.interpolate`deploy(${env}): ${built.digest} built in ${env} as ${built.repository}:${built.tag}`,
+    };
+  }
+  const history = pulumi
+    .all([previous, image.repository, image.tag, image.digest])
+    .apply(([before, repository, tag, digest]) => appendHistory(before, { repository, tag, digest }));
+  return { ...image, history };
+}
