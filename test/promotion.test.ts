@@ -1,6 +1,7 @@
 import { strict as assert } from "node:assert";
 import { evaluateStack, MOCK_STACK_REFERENCE_DIGEST, ofType } from "../automation/evaluate";
-import { appendHistory, checkPromotion, HISTORY_LIMIT, resolvePin } from "../components/image/promotion";
+import { appendHistory, HISTORY_LIMIT, resolvePin } from "../components/image/image-history";
+import { checkPromotion } from "../components/image/promotion";
 
 const digest = (n: number) => `sha256:${n.toString(16).padStart(64, "0")}`;
 const img = (n: number) => ({ repository: "ghcr.io/o/demo-app", tag: `t${n}`, digest: digest(n) });
