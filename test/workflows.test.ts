@@ -247,6 +247,22 @@ describe("workflows", () => {
       }
     });
 
+    it("builds once: prod promotes the digest staging reports, and pushes no image of its own", () => {
+      const { jobs } = wf();
+      const staging = jobs.staging as Job & { outputs?: Record<string, string> };
+      const report = staging.steps?.find((s) => /npm run --silent outputs -- staging/.test(s.run ?? ""));
+      assert.ok(report, "staging reads its outputs after the deploy");
+      assert.match(report.run ?? "", /appImageDigest/);
+      assert.equal(
+        staging.outputs?.digest,
+        `\${{ steps.${(report as Step & { id?: string }).id}.outputs.digest }}`,
+      );
+      const up = jobs.prod?.steps?.find((s) => s.run === "npm run up -- prod");
+      assert.equal(up?.env?.PROMOTE_DIGEST, "${{ needs.staging.outputs.digest }}");
+      const perms = jobs.prod?.permissions as Record<string, string>;
+      assert.equal(perms.packages, "read", "prod only reads staging's image from GHCR");
+    });
+
     it("one deploy per stack at a time, never cancelling the one in progress", () => {
       const { concurrency, jobs } = wf();
       if (concurrency !== undefined) {
