@@ -228,6 +228,28 @@ describe("workflows", () => {
     });
   });
 
+  describe("gitops-diff.yml", () => {
+    it("renders base and head of pull requests touching gitops/ and keeps one comment", () => {
+      const wf = load("gitops-diff.yml");
+      assert.deepEqual(wf.on, { pull_request: { branches: ["main"], paths: ["gitops/**"] } });
+      assert.deepEqual(wf.permissions, { contents: "read", "pull-requests": "write" });
+      const all = steps(wf);
+      const checkout = all.find((s) => s.uses?.startsWith("actions/checkout@"));
+      assert.equal(checkout?.with?.["fetch-depth"], 0, "both revisions are in the clone");
+      const diff = all.find((s) => /npm run --silent render-diff --/.test(s.run ?? ""));
+      assert.ok(diff, "runs automation/render-diff.ts");
+      assert.match(diff.run!, /--base "\$BASE" --head "\$HEAD" --comment/);
+      assert.equal(diff.env?.BASE, "${{ github.event.pull_request.base.sha }}");
+      assert.equal(diff.env?.HEAD, "${{ github.event.pull_request.head.sha }}");
+      assert.equal(diff.env?.GITHUB_TOKEN, "${{ github.token }}");
+      assert.doesNotMatch(diff.run!, /\|\|\s*true|; *true/, "a render error fails the job");
+      assert.ok(
+        all.some((s) => /HELM_BIN=/.test(s.run ?? "")),
+        "the pinned helm, not whatever the runner has",
+      );
+    });
+  });
+
   describe("deploy.yml", () => {
     const wf = () => load("deploy.yml");
 
