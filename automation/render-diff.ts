@@ -10,7 +10,7 @@
  * Exit codes: 0 rendered (changed or not); 1 a render failed at either revision (named in the report);
  * 2 bad command line.
  */
-import { execFileSync, spawnSync } from "node:child_process";
+import { execFile, execFileSync, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -52,11 +52,11 @@ export interface RenderDiffResult {
 }
 
 /** What Argo CD renders for one env at one checked-out revision, or the errors of helm. */
-function renderEnv(
+async function renderEnv(
   root: string,
   env: string,
   helm: string,
-): { manifests: string; errors: { chart: string; message: string }[] } {
+): Promise<{ manifests: string; errors: { chart: string; message: string }[] }> {
   const charts: { chart: string; args: string[] }[] = [];
   if (fs.existsSync(path.join(root, "gitops/apps/Chart.yaml"))) {
     charts.push({
@@ -82,15 +82,28 @@ function renderEnv(
       args: ["template", "demo-app", "gitops/charts/demo-app", "--namespace", "demo-app", ...valueFiles],
     });
   }
+  const results = await Promise.all(charts.map(({ args }) => runHelm(helm, args, root)));
   const errors: { chart: string; message: string }[] = [];
   const parts: string[] = [];
-  for (const { chart, args } of charts) {
-    const r = spawnSync(helm, args, { cwd: root, encoding: "utf8", maxBuffer: 64 * 1024 * 1024 });
-    if (r.error) throw r.error;
+  results.forEach((r, i) => {
+    const { chart } = charts[i]!;
     if (r.status !== 0) errors.push({ chart, message: r.stderr.trim() || `helm exited ${r.status}` });
     else parts.push(`# ---- ${chart} ----\n${r.stdout}`);
-  }
+  });
   return { manifests: parts.join("\n"), errors };
+}
+
+function runHelm(
+  helm: string,
+  args: string[],
+  cwd: string,
+): Promise<{ status: number; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    execFile(helm, args, { cwd, encoding: "utf8", maxBuffer: 64 * 1024 * 1024 }, (error, stdout, stderr) => {
+      if (error && typeof error.code !== "number") return reject(error);
+      resolve({ status: error ? (error.code as number) : 0, stdout, stderr });
+    });
+  });
 }
 
 /** `gitops/` of `revision` in a fresh directory. */
@@ -120,22 +133,29 @@ function unifiedDiff(before: string, after: string, labels: [string, string], di
     .trimEnd();
 }
 
-/** Renders every env at both revisions and diffs them. */
-export function renderDiff(options: RenderDiffOptions): RenderDiffResult {
+/** Renders every env at both revisions (all renders at once) and diffs them. */
+export async function renderDiff(options: RenderDiffOptions): Promise<RenderDiffResult> {
   const work = fs.mkdtempSync(path.join(os.tmpdir(), "render-diff-"));
   try {
     const revisions = { base: options.base, head: options.head };
     for (const [side, revision] of Object.entries(revisions))
       checkout(options.repoDir, revision, path.join(work, side));
+    const envNames = options.envs ?? ENVS;
+    const renders = await Promise.all(
+      envNames.map((env) =>
+        Promise.all([
+          renderEnv(path.join(work, "base"), env, options.helm),
+          renderEnv(path.join(work, "head"), env, options.helm),
+        ]),
+      ),
+    );
     const envs: EnvDiff[] = [];
     const errors: RenderError[] = [];
-    for (const env of options.envs ?? ENVS) {
-      const rendered: Record<string, string> = {};
-      for (const [side, revision] of Object.entries(revisions)) {
-        const r = renderEnv(path.join(work, side), env, options.helm);
-        for (const e of r.errors) errors.push({ env, revision, ...e });
-        rendered[side] = r.manifests;
-      }
+    for (const [i, env] of envNames.entries()) {
+      const [base, head] = renders[i]!;
+      for (const e of base.errors) errors.push({ env, revision: options.base, ...e });
+      for (const e of head.errors) errors.push({ env, revision: options.head, ...e });
+      const rendered = { base: base.manifests, head: head.manifests };
       envs.push({
         env,
         diff: unifiedDiff(
@@ -219,7 +239,7 @@ export async function main(argv: readonly string[], deps: MainDeps): Promise<num
     return 2;
   }
   const helm = deps.env.HELM_BIN || "helm";
-  const result = renderDiff({
+  const result = await renderDiff({
     repoDir: path.resolve(deps.cwd, opts.repo ?? "."),
     base: opts.base,
     head: opts.head,

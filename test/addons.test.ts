@@ -827,6 +827,9 @@ describe("add-ons: the dev stack stays free of AWS code", () => {
     const tsx = path.join(PROJECT_DIR, "node_modules", ".bin", "tsx");
     const run = spawnSync(tsx, ["-e", script], { cwd: PROJECT_DIR, encoding: "utf8" });
     assert.equal(run.status, 0, run.stderr);
-    assert.deepEqual(JSON.parse(run.stdout.trim().split("\n").pop()!), { releases: RELEASES.length, aws: [] });
+    assert.deepEqual(JSON.parse(run.stdout.trim().split("\n").pop()!), {
+      releases: RELEASES.length,
+      aws: [],
+    });
   });
 });

@@ -62,7 +62,5 @@ describe("promotion and pins", () => {
     assert.equal(e.outputs.appImageDigest, MOCK_STACK_REFERENCE_DIGEST);
     const file = ofType(e, "github:index/repositoryFile:RepositoryFile")[0]!;
     assert.match(String(file.inputs.commitMessage), /^rollback\(staging\): pin sha256:0{64}/);
-    const unknown = await evaluateStack("staging", { overrides: { appImagePin: digest(5) } });
-    assert.match(String(unknown.error?.message), /never deployed by stack "staging"/);
   });
 });

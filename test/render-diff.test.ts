@@ -64,24 +64,24 @@ describe("render-diff: rendered manifests of a GitOps pull request, real helm, t
   });
   after(() => repo && fs.rmSync(repo, { recursive: true, force: true }));
 
-  it("a values change shows as a diff of that env only", () => {
-    const result = renderDiff({ repoDir: repo, base: revs.base!, head: revs.values!, helm });
+  it("a values change shows as a diff of that env only", async () => {
+    const result = await renderDiff({ repoDir: repo, base: revs.base!, head: revs.values!, helm });
     assert.deepEqual(result.errors, []);
     const byEnv = Object.fromEntries(result.envs.map((e) => [e.env, e.diff]));
     assert.equal(byEnv.dev, "");
     assert.equal(byEnv.prod, "");
-    assert.match(byEnv.staging!, /^-  replicas: 2$/m);
-    assert.match(byEnv.staging!, /^\+  replicas: 4$/m);
+    assert.match(byEnv.staging!, /^- {2}replicas: 2$/m);
+    assert.match(byEnv.staging!, /^\+ {2}replicas: 4$/m);
     assert.match(byEnv.staging!, new RegExp(`^--- staging@${revs.base}$`, "m"));
     const report = renderReport(result, "base", "values");
     assert.ok(report.startsWith(RENDER_DIFF_MARKER));
     assert.match(report, /- \*\*dev\*\*: no change/);
     assert.match(report, /<b>staging<\/b>: 2 line\(s\) changed/);
-    assert.match(report, /```diff\n[\s\S]*\+  replicas: 4/);
+    assert.match(report, /```diff\n[\s\S]*\+ {2}replicas: 4/);
   });
 
-  it("no change says so for every env", () => {
-    const result = renderDiff({ repoDir: repo, base: revs.base!, head: revs.base!, helm });
+  it("no change says so for every env", async () => {
+    const result = await renderDiff({ repoDir: repo, base: revs.base!, head: revs.base!, helm });
     assert.deepEqual(result.errors, []);
     assert.ok(result.envs.every((e) => e.diff === ""));
     const report = renderReport(result, "a", "a");
