@@ -1,7 +1,7 @@
 import { execFileSync, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { findOnPath, TOOLS_DIR } from "./helm";
+import { findOnPath, locateOnce, TOOLS_DIR } from "./helm";
 
 /**
  * A real promtool for the analysis tests: `PROMTOOL_BIN` if set, else `promtool` on PATH, else the one
@@ -16,30 +16,13 @@ export interface PromtoolBinary {
   source: "PROMTOOL_BIN" | "PATH" | "prometheus .deb" | "prometheus .deb (cached)";
 }
 
-let resolved: { binary?: PromtoolBinary; error?: Error } | undefined;
+const promtoolTool = locateOnce(() => locatePromtool());
 
 /** The promtool binary, located or unpacked on first use; throws with the reason when there is none. */
-export function promtoolBinary(): PromtoolBinary {
-  if (!resolved) {
-    try {
-      resolved = { binary: locatePromtool() };
-    } catch (err) {
-      resolved = { error: err instanceof Error ? err : new Error(String(err)) };
-    }
-  }
-  if (resolved.error) throw resolved.error;
-  return resolved.binary!;
-}
+export const promtoolBinary = (): PromtoolBinary => promtoolTool.get();
 
 /** Why promtool is unavailable, or undefined when it is available. */
-export function promtoolUnavailableReason(): string | undefined {
-  try {
-    promtoolBinary();
-    return undefined;
-  } catch (err) {
-    return (err as Error).message;
-  }
-}
+export const promtoolUnavailableReason = (): string | undefined => promtoolTool.unavailableReason();
 
 /** `promtool test rules <file>`; never throws on a failed test (the caller asserts on status/output). */
 export function promtoolTestRules(file: string): { status: number | null; output: string } {
