@@ -267,12 +267,23 @@ interface ResourceRequest {
   getAdditionalsecretoutputsList(): string[];
 }
 
+interface ReadRequest {
+  getType(): string;
+  getName(): string;
+  getParent(): string;
+  getProperties(): { toJavaScript(): Record<string, unknown> } | undefined;
+}
+
 type MonitorWithRegister = {
   registerResource(
     req: ResourceRequest,
     callback: (err: unknown, resp?: { getUrn(): string }) => void,
   ): unknown;
+  readResource(req: ReadRequest, callback: (err: unknown, resp?: { getUrn(): string }) => void): unknown;
 };
+
+/** Reads of other stacks are part of the plan: they say where a promoted image comes from. */
+const STACK_REFERENCE = "pulumi:pulumi:StackReference";
 
 let programCache: { file: string; program: () => unknown } | undefined;
 
@@ -331,6 +342,27 @@ async function runUnderMocks(
       callback(err, resp);
     });
   };
+  const read = monitor.readResource.bind(monitor);
+  monitor.readResource = (req, callback) =>
+    read(req, (err, resp) => {
+      if (!err && resp && req.getType() === STACK_REFERENCE) {
+        const name = String(req.getProperties()?.toJavaScript().name);
+        // What the plan shows for the reference: the stack it reads and the mocked outputs it got.
+        const inputs = { name, outputs: computedOutputs(STACK_REFERENCE, req.getName(), { name }).outputs };
+        resources.push({
+          urn: resp.getUrn(),
+          type: STACK_REFERENCE,
+          name: req.getName(),
+          parent: req.getParent() || undefined,
+          custom: true,
+          dependsOn: [],
+          inputs,
+          maskedInputs: inputs,
+          secretPaths: [],
+        });
+      }
+      callback(err, resp);
+    });
 
   let outputs: Record<string, unknown> = {};
   let secretOutputs: string[] = [];

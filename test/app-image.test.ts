@@ -105,6 +105,14 @@ describe("AppImage: per registry", () => {
     assert.deepEqual(copy.inputs.triggers, [env.DIGEST, env.DST_REPO], "keyed on the digest");
     assert.match(String(copy.inputs.create), /skopeo copy --all --preserve-digests/);
     assert.equal(e.outputs.appImage, `${env.DST_REPO}@${MOCK_STACK_REFERENCE_DIGEST}`);
+    const source = ofType(e, "pulumi:pulumi:StackReference").find((r) =>
+      r.name.endsWith("-promotion-source"),
+    )!;
+    assert.equal(source.inputs.name, "organization/gitops-platform/staging");
+    assert.match(
+      String((source.inputs.outputs as Record<string, unknown>).placeholder),
+      /^offline plan: mocked outputs/,
+    );
     const file = ofType(e, "github:index/repositoryFile:RepositoryFile")[0]!;
     assert.match(
       String(file.inputs.commitMessage),
