@@ -572,6 +572,8 @@ describe("gitops/ charts with a real helm", function () {
         none(objects, "Deployment");
         const rollout = one(objects, "Rollout");
         assert.equal(rollout.apiVersion, "argoproj.io/v1alpha1");
+        // A rollback to a recent revision goes straight back: no steps, no analysis.
+        assert.deepEqual(rollout.spec.rollbackWindow, { revisions: 3 });
         const template = one(objects, "AnalysisTemplate");
         const analysis = rollout.spec.strategy.canary.analysis;
         assert.deepEqual(analysis.templates, [{ templateName: template.metadata.name }]);
