@@ -21,6 +21,8 @@ export interface DriverArgs {
   showSecrets: boolean;
   /** Post or edit the pull-request comment when running on a pull request. */
   comment: boolean;
+  /** Never fetch a missing Pulumi CLI or kind into .tools/; report them as missing instead. */
+  noInstall: boolean;
   /** `rollback` only: the digest to pin; default the image deployed before the current one. */
   to?: string;
   /** `rollback` only: remove the pin, so deploys build or promote again. */
@@ -63,6 +65,10 @@ const FLAGS: Record<string, FlagSpec> = {
   "--refresh": { commands: ["preview", "up", "destroy"], help: "refresh state from the cloud first" },
   "--show-secrets": { commands: ["outputs"], help: "print secret outputs in clear text" },
   "--no-comment": { commands: OPERATIONS, help: "do not post the pull-request comment" },
+  "--no-install": {
+    commands: COMMANDS,
+    help: "never fetch a missing Pulumi CLI or kind into .tools/: fail and say how to install them",
+  },
   "--yes": { commands: COMMANDS, help: "accepted and ignored: the driver never prompts" },
 };
 
@@ -184,6 +190,7 @@ export function parseArgs(argv: readonly string[], stacks: readonly string[]): P
       refresh: flags.has("--refresh"),
       showSecrets: flags.has("--show-secrets"),
       comment: !flags.has("--no-comment"),
+      noInstall: flags.has("--no-install"),
       ...(typeof to === "string" ? { to } : {}),
       ...(flags.has("--clear") ? { clear: true } : {}),
     },

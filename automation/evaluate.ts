@@ -25,6 +25,10 @@ const RESOURCE_SIG = "5cf8f73096256a8f31e491e813e4eb8e";
 const OUTPUT_SIG = "d0e6a833031e9bbcd3f4e8bde6ca49a4";
 const UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
 
+/** GitHub's webhook source ranges as its meta API lists them (answer of the mocked getIpRanges). */
+export const GITHUB_HOOKS_IPV4 = ["192.30.252.0/22", "185.199.108.0/22", "140.82.112.0/20", "143.55.64.0/20"];
+const GITHUB_HOOKS_IPV6 = ["2a0a:a440::/29", "2606:50c0::/32"];
+
 export interface EvaluatedResource {
   urn: string;
   type: string;
@@ -144,6 +148,8 @@ function toConfigValue(value: unknown): StackConfigValue {
  * what the referenced stack runs (e.g. staging's image, which prod promotes). Never a real image.
  */
 export const MOCK_STACK_REFERENCE_DIGEST = `sha256:${"0".repeat(64)}`;
+/** Its tag: all zeros in the content-hash form every image tag has (12 hex). */
+export const MOCK_STACK_REFERENCE_TAG = "0".repeat(12);
 
 /** Computed outputs the program reads back from providers, per resource type. */
 function computedOutputs(
@@ -155,7 +161,7 @@ function computedOutputs(
     case "pulumi:pulumi:StackReference": {
       const image = {
         repository: "ghcr.io/gitops-platform/demo-app",
-        tag: "0000000-placeholder",
+        tag: MOCK_STACK_REFERENCE_TAG,
         digest: MOCK_STACK_REFERENCE_DIGEST,
       };
       return {
@@ -199,9 +205,23 @@ function computedOutputs(
       return {
         status: { name: inputs.name ?? name, namespace: inputs.namespace, status: "deployed", revision: 1 },
       };
-    case "kubernetes:core/v1:Service":
-      // Only read back (Service.get) for LoadBalancer hostnames.
-      return { status: { loadBalancer: { ingress: [{ hostname: `${name}.elb.mock.amazonaws.com` }] } } };
+    case "aws:acm/certificate:Certificate": {
+      // ACM asks for one CNAME per distinct name; a name and its wildcard share it.
+      const domain = String(inputs.domainName);
+      const names = [domain, ...((inputs.subjectAlternativeNames as string[] | undefined) ?? [])];
+      const token = createHash("sha256").update(domain).digest("hex").slice(0, 32);
+      return {
+        arn: `arn:aws:acm:eu-west-1:123456789012:certificate/${name}`,
+        domainValidationOptions: names.map((domainName) => ({
+          domainName,
+          resourceRecordName: `_${token}.${domain}.`,
+          resourceRecordType: "CNAME",
+          resourceRecordValue: `_${token}.mock.acm-validations.aws.`,
+        })),
+      };
+    }
+    case "aws:route53/record:Record":
+      return { fqdn: String(inputs.name).replace(/\.$/, "") };
     case "awsx:ec2:Vpc":
       return {
         vpcId: `vpc-${name}`,
@@ -247,6 +267,20 @@ class RecordingMocks implements pulumi.runtime.Mocks {
           id: String(1000 + String(args.inputs.slug).length),
           slug: args.inputs.slug,
           name: args.inputs.slug,
+        };
+      case "aws:route53/getZone:getZone":
+        return { zoneId: "Z0MOCKZONE00000000000", name: args.inputs.name, privateZone: false };
+      case "github:index/getIpRanges:getIpRanges":
+        // The shape of https://api.github.com/meta: four IPv4 and two IPv6 hook ranges.
+        return {
+          hooks: [...GITHUB_HOOKS_IPV4, ...GITHUB_HOOKS_IPV6],
+          hooksIpv4s: GITHUB_HOOKS_IPV4,
+          hooksIpv6s: GITHUB_HOOKS_IPV6,
+        };
+      case "aws:iam/getOpenIdConnectProvider:getOpenIdConnectProvider":
+        return {
+          arn: "arn:aws:iam::123456789012:oidc-provider/token.actions.githubusercontent.com",
+          url: args.inputs.url,
         };
       case "aws:index/getPartition:getPartition":
         return { partition: "aws", dnsSuffix: "amazonaws.com" };

@@ -3,7 +3,7 @@
  *
  * For each environment it renders, at both revisions, what Argo CD would render: the app-of-apps chart
  * (gitops/apps, with the values the root Application passes) and the demo-app chart with the env's
- * values and image files, with the real helm (HELM_BIN, else helm on PATH). Each revision is taken with
+ * values and image files (and stand-ins for the platform's values, see below), with the real helm (HELM_BIN, else helm on PATH). Each revision is taken with
  * `git archive`, so the working tree is never touched. It prints one Markdown report (a manifest diff per
  * env, or that nothing changed) and, with --comment on a pull request, keeps it as one edited comment.
  *
@@ -21,6 +21,15 @@ export const ENVS = ["dev", "staging", "prod"] as const;
 /** GitHub refuses comments over 65536 characters; the diff is cut well before. */
 const MAX_DIFF_CHARS = 50_000;
 const PLACEHOLDER_REPO_URL = "https://github.com/gitops-platform/gitops-platform.git";
+/**
+ * Stand-ins for the values the platform hands the app chart (Pulumi, through the root Application's
+ * appValues; not in git): the ingress host the chart requires where the env enables the Ingress. A
+ * reserved `.invalid` name, so the diff shows plainly it is not the real host.
+ */
+export const platformStandInValues = (env: string) => [
+  "--set",
+  `ingress.host=app.${env}.platform-values.invalid`,
+];
 
 export interface RenderDiffOptions {
   /** The git repository (default: the current directory). */
@@ -79,7 +88,15 @@ async function renderEnv(
       .flatMap((f) => ["-f", `gitops/envs/${env}/${f}`]);
     charts.push({
       chart: "gitops/charts/demo-app",
-      args: ["template", "demo-app", "gitops/charts/demo-app", "--namespace", "demo-app", ...valueFiles],
+      args: [
+        "template",
+        "demo-app",
+        "gitops/charts/demo-app",
+        "--namespace",
+        "demo-app",
+        ...valueFiles,
+        ...platformStandInValues(env),
+      ],
     });
   }
   const results = await Promise.all(charts.map(({ args }) => runHelm(helm, args, root)));

@@ -37,6 +37,8 @@ export interface StackSelection {
   workDir: string;
   /** Environment for every Pulumi command of this workspace, on top of the process environment. */
   envVars: Record<string, string>;
+  /** A Pulumi CLI installed under this root (`<root>/bin/pulumi`) instead of the one on PATH. */
+  pulumiRoot?: string;
 }
 
 export interface StackApi {

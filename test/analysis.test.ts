@@ -10,6 +10,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { parseAllDocuments, stringify } from "yaml";
 import { helmAsync, helmUnavailableReason } from "./support/helm";
+import { demoAppTemplateArgs } from "./support/platform-values";
 import { promtoolBinary, promtoolTestRules, promtoolUnavailableReason } from "./support/promtool";
 
 type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
@@ -19,17 +20,8 @@ const STABLE_REVISION = "5c4b3a291";
 
 /** The analysis metrics of the prod values: name → { query with the args filled in, threshold }. */
 async function analysisMetrics(): Promise<Record<string, { query: string; threshold: number }>> {
-  const result = await helmAsync([
-    "template",
-    "demo-app",
-    "gitops/charts/demo-app",
-    "--namespace",
-    "demo-app",
-    "-f",
-    "gitops/envs/prod/values.yaml",
-    "-f",
-    "gitops/envs/prod/image.yaml",
-  ]);
+  // With the platform's values (the ingress host), as Argo CD hands them to prod's chart.
+  const result = await helmAsync(await demoAppTemplateArgs("prod"));
   assert.equal(result.status, 0, result.stderr);
   const template = parseAllDocuments(result.stdout)
     .map((d) => d.toJSON() as Obj | null)

@@ -5,7 +5,8 @@ import * as path from "node:path";
 import { parse, parseAllDocuments, stringify } from "yaml";
 import { SUPPORTED_KUBERNETES_VERSIONS } from "../components/config";
 import { APP_RESOURCE_KINDS, IN_CLUSTER, SYNC_RETRY } from "../components/gitops/gitops";
-import { APP_NAMESPACE_LABEL, podSecurityViolations } from "../policy/rules";
+import { APP_SECRET, SECRET_STORE_NAME } from "../components/addons/external-secrets";
+import { podSecurityViolations } from "../policy/rules";
 import {
   extractZipEntry,
   HELM_ZIP_ENTRY,
@@ -16,6 +17,7 @@ import {
   ROOT,
   type HelmResult,
 } from "./support/helm";
+import { platformValuesFile } from "./support/platform-values";
 import {
   assertValid,
   KUBERNETES_SCHEMA_VERSION,
@@ -36,11 +38,14 @@ const REPO_URL = "https://github.com/gitops-platform/gitops-platform.git";
 const MIN_KUBE = `${SUPPORTED_KUBERNETES_VERSIONS[0]}.0`;
 const DIGEST = `sha256:${"0123456789abcdef".repeat(4)}`;
 
+/** What the platform hands the chart per EKS env (ingress host and annotations), filled in before(). */
+const platformFiles = new Map<Env, string>();
 const envFiles = (env: Env) => [
   "-f",
   `gitops/envs/${env}/values.yaml`,
   "-f",
   `gitops/envs/${env}/image.yaml`,
+  ...(platformFiles.has(env) ? ["-f", platformFiles.get(env)!] : []),
 ];
 /** helm template of the demo-app chart as Argo CD renders it (release = Application name). */
 const templateArgs = (env: Env, ...extra: string[]) => [
@@ -102,6 +107,11 @@ const SCHEMA_VIOLATIONS: { name: string; set: string; error: RegExp[] }[] = [
   { name: "an empty image.repository", set: "image.repository=", error: [/repository/] },
   { name: "an unknown log level", set: "app.logLevel=verbose", error: [/logLevel/, /one of/i] },
   {
+    name: "a wildcard ingress host",
+    set: "ingress.host=*.example.com",
+    error: [/host/, /pattern/i],
+  },
+  {
     name: "a NodePort outside 30000-32767",
     set: "service.nodePort=8080",
     error: [/nodePort/, /minimum|greater/i],
@@ -139,6 +149,11 @@ const RENDER_FAILURES: { name: string; args: string[]; error: RegExp }[] = [
     name: "a nodePort without type NodePort",
     args: ["--set", "service.type=ClusterIP"],
     error: /service\.nodePort is set but service\.type is ClusterIP/,
+  },
+  {
+    name: "an Ingress without a host",
+    args: ["--set", "ingress.enabled=true"],
+    error: /ingress\.host is required when ingress\.enabled/,
   },
   {
     name: "autoscaling min above max",
@@ -208,20 +223,37 @@ const workload = (objects: Obj[]): Obj => {
   );
   return found[0]!;
 };
+/** The app's own Service (the Ingress backend, the Rollout's root/active Service), not the ones a Rollout steers. */
+const appService = (objects: Obj[]): Obj =>
+  one(
+    objects.filter((o) => o.metadata.labels?.["gitops-platform/rollout-service"] === undefined),
+    "Service",
+  );
 const none = (objects: Obj[], kind: string) =>
   assert.equal(objects.filter((o) => o.kind === kind).length, 0, `no ${kind}`);
+/** The container's literal environment variables (valueFrom entries are asserted on their own). */
 const envOf = (container: Obj): Record<string, string> =>
-  Object.fromEntries((container.env as { name: string; value: string }[]).map((e) => [e.name, e.value]));
+  Object.fromEntries(
+    (container.env as { name: string; value?: string }[])
+      .filter((e) => e.value !== undefined)
+      .map((e) => [e.name, e.value as string]),
+  );
 
 // ---------------------------------------------------------------------------------------------------
 
 describe("gitops/ charts with a real helm", function () {
-  before(function () {
+  before(async function () {
+    this.timeout(60000);
     const reason = helmUnavailableReason();
     if (reason) {
       if (process.env.CI && process.env.CI !== "false") throw new Error(`helm is required in CI: ${reason}`);
       console.log(`    skipped: no helm binary (${reason}); install helm or set HELM_BIN`);
       this.skip();
+    }
+    // Argo CD renders staging and prod with the root Application's platform values on top.
+    for (const env of ["staging", "prod"] as const) {
+      const file = await platformValuesFile(env);
+      if (file) platformFiles.set(env, file);
     }
     // Start every helm run now so they overlap; the tests below await the same promises.
     for (const env of ENVS) {
@@ -426,6 +458,24 @@ describe("gitops/ charts with a real helm", function () {
         });
         assert.equal(container.image, `${image.repository}:${image.tag}`);
       });
+
+      it(`${env}: the API token comes from the stack's ClusterSecretStore through an ExternalSecret`, async () => {
+        const objects = await render(templateArgs(env));
+        const externalSecret = one(objects, "ExternalSecret");
+        assert.equal(externalSecret.apiVersion, "external-secrets.io/v1");
+        assert.deepEqual(externalSecret.spec.secretStoreRef, {
+          kind: "ClusterSecretStore",
+          name: SECRET_STORE_NAME,
+        });
+        assert.deepEqual(externalSecret.spec.data, [
+          { secretKey: "api-token", remoteRef: { key: APP_SECRET.name, property: APP_SECRET.key } },
+        ]);
+        const [container] = workload(objects).spec.template.spec.containers;
+        const token = (container.env as Obj[]).find((e) => e.name === "API_TOKEN");
+        assert.deepEqual(token?.valueFrom, {
+          secretKeyRef: { name: externalSecret.spec.target.name, key: "api-token" },
+        });
+      });
     }
 
     it("per environment: replicas dev 1, staging 2, prod autoscaled 3-10 on CPU (no fixed replicas)", async () => {
@@ -461,19 +511,80 @@ describe("gitops/ charts with a real helm", function () {
 
     it("per environment: dev is a NodePort on 30080 (kind maps it to the host), staging and prod ClusterIP", async () => {
       const [dev, staging, prod] = await Promise.all(ENVS.map((env) => render(templateArgs(env))));
-      const devService = one(dev!, "Service");
+      const devService = appService(dev!);
       assert.equal(devService.spec.type, "NodePort");
       assert.deepEqual(devService.spec.ports, [
         { name: "http", port: 80, targetPort: "http", protocol: "TCP", nodePort: 30080 },
       ]);
       for (const objects of [staging!, prod!]) {
-        const service = one(objects, "Service");
+        const service = appService(objects);
         assert.equal(service.spec.type, "ClusterIP");
         assert.deepEqual(service.spec.ports, [
           { name: "http", port: 80, targetPort: "http", protocol: "TCP" },
         ]);
         assert.deepEqual(service.spec.selector, workload(objects).spec.selector.matchLabels);
       }
+    });
+
+    it("per environment: staging and prod serve https://app.<domain> by an HTTPS ALB Ingress with TLS for the host (platform values through the root Application), dev none", async () => {
+      const [dev, staging, prod] = await Promise.all(ENVS.map((env) => render(templateArgs(env))));
+      none(dev!, "Ingress");
+      for (const [env, objects] of [
+        ["staging", staging!],
+        ["prod", prod!],
+      ] as const) {
+        const host = `app.${env}.example.com`;
+        const ingress = one(objects, "Ingress");
+        assert.equal(ingress.apiVersion, "networking.k8s.io/v1");
+        assert.equal(ingress.spec.ingressClassName, "alb");
+        assert.deepEqual(ingress.spec.tls, [{ hosts: [host] }]);
+        assert.deepEqual(ingress.spec.rules, [
+          {
+            host,
+            http: {
+              paths: [
+                {
+                  path: "/",
+                  pathType: "Prefix",
+                  // The canary Rollout splits traffic on the ALB: the port names the action annotation.
+                  backend: {
+                    service: { name: appService(objects).metadata.name, port: { name: "use-annotation" } },
+                  },
+                },
+              ],
+            },
+          },
+        ]);
+        const a = ingress.metadata.annotations;
+        assert.match(
+          a["alb.ingress.kubernetes.io/certificate-arn"],
+          /^arn:aws:acm:[a-z0-9-]+:\d{12}:certificate\//,
+        );
+        assert.equal(a["alb.ingress.kubernetes.io/scheme"], "internet-facing");
+        assert.equal(a["alb.ingress.kubernetes.io/listen-ports"], '[{"HTTP":80},{"HTTPS":443}]');
+        assert.equal(a["alb.ingress.kubernetes.io/ssl-redirect"], "443", "HTTP only redirects");
+        assert.match(a["alb.ingress.kubernetes.io/ssl-policy"], /^ELBSecurityPolicy-TLS13-/);
+        assert.equal(a["alb.ingress.kubernetes.io/group.name"], `gitops-${env}-app`);
+        assert.equal(a["alb.ingress.kubernetes.io/healthcheck-path"], "/readyz");
+        // WAF: on in prod (Pulumi.prod.yaml wafEnabled), off in staging.
+        if (env === "prod") assert.match(a["alb.ingress.kubernetes.io/wafv2-acl-arn"], /^arn:aws:/);
+        else assert.equal(a["alb.ingress.kubernetes.io/wafv2-acl-arn"], undefined);
+        // The load balancer reaches the pods from the VPC: the NetworkPolicy admits it on the app port.
+        const policy = one(objects, "NetworkPolicy");
+        assert.ok(
+          policy.spec.ingress[0].from.some((peer: Obj) =>
+            /^10\.\d+\.0\.0\/16$/.test(peer.ipBlock?.cidr ?? ""),
+          ),
+          JSON.stringify(policy.spec.ingress),
+        );
+      }
+    });
+
+    it("externalSecret.enabled=false renders neither the ExternalSecret nor API_TOKEN", async () => {
+      const objects = await render(templateArgs("prod", "--set", "externalSecret.enabled=false"));
+      none(objects, "ExternalSecret");
+      const [container] = workload(objects).spec.template.spec.containers;
+      assert.ok(!(container.env as Obj[]).some((e) => e.name === "API_TOKEN"));
     });
 
     it("ServiceMonitor scrapes /metrics on the http port of the Service, in the release namespace", async () => {
@@ -484,12 +595,12 @@ describe("gitops/ charts with a real helm", function () {
         monitor.spec.endpoints.map((e: Obj) => [e.port, e.path]),
         [["http", "/metrics"]],
       );
-      assert.deepEqual(monitor.spec.selector.matchLabels, one(objects, "Service").spec.selector);
+      assert.deepEqual(monitor.spec.selector.matchLabels, appService(objects).spec.selector);
       assert.deepEqual(monitor.spec.namespaceSelector, { matchNames: [NAMESPACE] });
       none(await render(templateArgs("prod", "--set", "serviceMonitor.enabled=false")), "ServiceMonitor");
     });
 
-    it("NetworkPolicy: port 8080 from the namespace and Prometheus only (dev: from anywhere), egress DNS to kube-system only", async () => {
+    it("NetworkPolicy: port 8080 from the namespace, Prometheus and the VPC's load balancer only (dev: from anywhere), egress DNS to kube-system only", async () => {
       const policy = one(await render(templateArgs("staging")), "NetworkPolicy");
       assert.deepEqual(policy.spec.policyTypes, ["Ingress", "Egress"]);
       assert.deepEqual(policy.spec.ingress, [
@@ -498,6 +609,8 @@ describe("gitops/ charts with a real helm", function () {
           from: [
             { podSelector: {} },
             { namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "monitoring" } } },
+            // Staging's VPC (Pulumi.staging.yaml vpcCidr), where its load balancer lives.
+            { ipBlock: { cidr: "10.20.0.0/16" } },
           ],
         },
       ]);
@@ -595,7 +708,9 @@ describe("gitops/ charts with a real helm", function () {
         const values = parse(fs.readFileSync(path.join(ROOT, `gitops/envs/${env}/values.yaml`), "utf8"));
         const defaults = parse(fs.readFileSync(path.join(ROOT, CHART, "values.yaml"), "utf8"));
         const expected = values.rollout.canary?.steps ?? defaults.rollout.canary.steps;
-        const canary = one(await render(templateArgs(env)), "Rollout").spec.strategy.canary;
+        const objects = await render(templateArgs(env, "--set", "ingress.enabled=false"));
+        none(objects, "Ingress");
+        const canary = one(objects, "Rollout").spec.strategy.canary;
         assert.deepEqual(canary.steps, expected);
         assert.ok(
           canary.steps.some((s: Obj) => "pause" in s) && canary.steps.some((s: Obj) => "setWeight" in s),
@@ -609,9 +724,13 @@ describe("gitops/ charts with a real helm", function () {
       assert.deepEqual(one(steps, "Rollout").spec.strategy.canary.steps, [{ setWeight: 5 }, { pause: {} }]);
     });
 
-    it("with the ALB Ingress the canary's weight is set on the ALB through stable and canary Services", async () => {
-      const objects = await render(templateArgs("prod", "--set", "ingress.enabled=true"));
+    it("with the ALB Ingress (staging, prod) the canary's weight is set on the ALB through stable and canary Services", async () => {
+      const objects = await render(templateArgs("prod"));
       for (const obj of objects) await assertValid(obj, "prod with ingress");
+      // The Ingress backend is the root Service with the port `use-annotation`: the controller reads the
+      // weighted forward action Argo Rollouts writes into alb.ingress.kubernetes.io/actions.<rootService>.
+      const backend = one(objects, "Ingress").spec.rules[0].http.paths[0].backend.service;
+      assert.deepEqual(backend, { name: "demo-app", port: { name: "use-annotation" } });
       const canary = one(objects, "Rollout").spec.strategy.canary;
       assert.deepEqual(canary.trafficRouting, {
         alb: { ingress: "demo-app", rootService: "demo-app", servicePort: 80 },
@@ -634,6 +753,26 @@ describe("gitops/ charts with a real helm", function () {
       for (const service of services) {
         const label = service.metadata.labels["gitops-platform/rollout-service"];
         assert.equal(service.metadata.name === "demo-app", label === undefined, service.metadata.name);
+      }
+      // Without the canary on the ALB (a Deployment, or blue-green) the Ingress is plain: the Service's port.
+      for (const extra of ["rollout.enabled=false", "rollout.strategy=blueGreen"]) {
+        const plain = await render(templateArgs("prod", "--set", extra));
+        assert.deepEqual(
+          one(plain, "Ingress").spec.rules[0].http.paths[0].backend.service,
+          {
+            name: "demo-app",
+            port: { name: "http" },
+          },
+          extra,
+        );
+        assert.deepEqual(
+          plain
+            .filter((o) => o.kind === "Service")
+            .map((o) => o.metadata.name)
+            .filter((n) => /-(stable|canary)$/.test(n)),
+          [],
+          `${extra}: no stable/canary Services`,
+        );
       }
     });
 
@@ -782,7 +921,7 @@ describe("gitops/ charts with a real helm", function () {
         }
       });
 
-      it(`${env}: Applications sync automatically, prune, self-heal, retry with backoff and create a restricted namespace`, async () => {
+      it(`${env}: Applications sync automatically, prune, self-heal, retry with backoff, into the namespace Pulumi made`, async () => {
         const app = one(await render(appsArgs(env)), "Application");
         assert.equal(app.metadata.name, "demo-app");
         assert.equal(app.metadata.namespace, "argocd");
@@ -794,14 +933,26 @@ describe("gitops/ charts with a real helm", function () {
         assert.deepEqual(app.spec.destination, { server: IN_CLUSTER, namespace: NAMESPACE });
         const sync = app.spec.syncPolicy;
         assert.deepEqual(sync.automated, { prune: true, selfHeal: true });
-        assert.deepEqual(sync.syncOptions, ["CreateNamespace=true", "ServerSideApply=true"]);
+        // The app project may not create or relabel namespaces: Pulumi makes them restricted.
+        assert.deepEqual(sync.syncOptions, ["ServerSideApply=true"]);
+        assert.equal(sync.managedNamespaceMetadata, undefined);
         assert.deepEqual(sync.retry, SYNC_RETRY, "same retry policy as the root Application");
-        assert.deepEqual(sync.managedNamespaceMetadata.labels, {
-          [APP_NAMESPACE_LABEL]: "true",
-          "pod-security.kubernetes.io/enforce": "restricted",
-          "pod-security.kubernetes.io/audit": "restricted",
-          "pod-security.kubernetes.io/warn": "restricted",
-        });
+      });
+
+      it(`${env}: with imageRevision, the image file comes from that branch as a second ($values) source`, async () => {
+        const args = appsArgs(env);
+        args[args.length - 1] += ",imageRevision=deploy/" + env;
+        const app = one(await render(args), "Application");
+        await assertValid(app, env);
+        assert.equal(app.spec.source, undefined);
+        const [chart, values] = app.spec.sources;
+        assert.equal(chart.path, CHART);
+        assert.equal(chart.targetRevision, "main");
+        assert.deepEqual(chart.helm.valueFiles, [
+          `../../envs/${env}/values.yaml`,
+          `$values/gitops/envs/${env}/image.yaml`,
+        ]);
+        assert.deepEqual(values, { repoURL: REPO_URL, targetRevision: `deploy/${env}`, ref: "values" });
       });
     }
 

@@ -5,6 +5,7 @@ import { parse } from "yaml";
 import {
   ConfigError,
   CONFIG_NAMESPACE,
+  configWarnings,
   parsePlatformConfig,
   rawConfigSchema,
   SECRET_CONFIG_KEYS,
@@ -212,10 +213,28 @@ describe("config: validation", () => {
       expect: [/gitops-platform:githubOwner/, /required when githubEnabled is true/],
     },
     {
-      title: "github disabled without a repository URL",
+      title: "EKS with github disabled and no repository URL (no local git server there)",
+      stack: "staging",
+      set: { githubEnabled: false, gitopsRepoUrl: undefined },
+      expect: [/gitops-platform:gitopsRepoUrl/, /required when githubEnabled is false on EKS/],
+    },
+    {
+      title: "local git server on the registry's port",
       stack: "dev",
-      set: { gitopsRepoUrl: undefined },
-      expect: [/gitops-platform:gitopsRepoUrl/, /required when githubEnabled is false/],
+      set: { localGitPort: 5001 },
+      expect: [/gitops-platform:localGitPort/, /5001 is already used by localRegistryPort/],
+    },
+    {
+      title: "local git server on the app's NodePort (mapped on the host at the same number)",
+      stack: "dev",
+      set: { localGitPort: 30080 },
+      expect: [/gitops-platform:localGitPort/, /30080 is already used by appNodePort/],
+    },
+    {
+      title: "local git server base image without a tag",
+      stack: "dev",
+      set: { localGitBaseImage: "debian:bookworm-slim" },
+      expect: [/gitops-platform:localGitBaseImage/, /pinned by tag and digest/, /"debian:bookworm-slim"/],
     },
     {
       title: "plain-http repository URL",
@@ -312,6 +331,107 @@ describe("config: validation", () => {
       expect: [/gitops-platform:nodeCapacityType/, /"ON_DEMAND"\|"SPOT"/],
     },
     {
+      title: "a missing domain on an EKS stack",
+      stack: "staging",
+      set: { domain: undefined },
+      expect: [/gitops-platform:domain/, /required when clusterProvider is "eks"/, /it is not set/],
+    },
+    {
+      title: "a malformed domain",
+      stack: "prod",
+      set: { domain: "https://Prod.Example.com/" },
+      expect: [/gitops-platform:domain/, /must be a DNS name/, /"https:\/\/Prod.Example.com\/"/],
+    },
+    {
+      title: "a one-label domain",
+      stack: "staging",
+      set: { domain: "localhost" },
+      expect: [/gitops-platform:domain/, /must be a DNS name/, /"localhost"/],
+    },
+    {
+      title: "an adminCidrs entry that is not a CIDR",
+      stack: "staging",
+      set: { adminCidrs: ["203.0.113.0/24", "office"] },
+      expect: [/gitops-platform:adminCidrs\[1\]/, /IPv4 CIDR block/, /"office"/],
+    },
+    {
+      title: "an adminCidrs entry with host bits",
+      stack: "staging",
+      set: { adminCidrs: ["203.0.113.7/24"] },
+      expect: [/gitops-platform:adminCidrs\[0\]/, /IPv4 CIDR block/, /"203.0.113.7\/24"/],
+    },
+    {
+      title: "0.0.0.0/0 in prod adminCidrs",
+      stack: "prod",
+      set: { adminCidrs: ["198.51.100.0/24", "0.0.0.0/0"] },
+      expect: [
+        /gitops-platform:adminCidrs/,
+        /0\.0\.0\.0\/0 would open the Argo CD and Grafana UIs/,
+        /"0.0.0.0\/0"/,
+      ],
+    },
+    {
+      title: "an unknown external-dns policy",
+      stack: "prod",
+      set: { externalDnsPolicy: "delete-all" },
+      expect: [/gitops-platform:externalDnsPolicy/, /"upsert-only"\|"sync"/],
+    },
+    {
+      title: "a public EKS endpoint without CIDRs",
+      stack: "staging",
+      set: { publicAccessCidrs: [] },
+      expect: [
+        /gitops-platform:publicAccessCidrs: the public EKS API endpoint needs the CIDRs/,
+        /endpointPublicAccess/,
+      ],
+    },
+    {
+      title: "prod's endpoint open to 0.0.0.0/0",
+      stack: "prod",
+      set: { publicAccessCidrs: ["10.0.0.0/8", "0.0.0.0/0"] },
+      expect: [
+        /gitops-platform:publicAccessCidrs: prod must not open its EKS API endpoint to 0\.0\.0\.0\/0/,
+        /"0\.0\.0\.0\/0"/,
+      ],
+    },
+    {
+      title: "an unknown OIDC provider mode",
+      stack: "prod",
+      set: { githubOidcProvider: "lookup" },
+      expect: [/gitops-platform:githubOidcProvider/, /"create"\|"existing"/, /"lookup"/],
+    },
+    {
+      title: "an OIDC provider ARN with mode create",
+      stack: "staging",
+      set: {
+        githubOidcProviderArn: "arn:aws:iam::123456789012:oidc-provider/token.actions.githubusercontent.com",
+      },
+      expect: [/gitops-platform:githubOidcProviderArn: only used with githubOidcProvider "existing"/],
+    },
+    {
+      title: "live pull-request previews of prod",
+      stack: "prod",
+      set: { pullRequestPreviews: true },
+      expect: [/gitops-platform:pullRequestPreviews: prod is never previewed live/, /\(got true\)/],
+    },
+    {
+      title: "SSO without organisation, client secret, URL or team roles",
+      stack: "staging",
+      set: { argocdSsoClientId: "Iv1.0123456789abcdef" },
+      expect: [
+        /gitops-platform:argocdSsoGithubOrg: required when argocdSsoClientId is set/,
+        /gitops-platform:argocdSsoClientSecret: required when argocdSsoClientId is set/,
+        /gitops-platform:argocdPublicUrl: required when argocdSsoClientId is set/,
+        /gitops-platform:argocdSsoTeamRoles: map at least one team/,
+      ],
+    },
+    {
+      title: "a team role that is not a built-in role",
+      stack: "staging",
+      set: { argocdSsoTeamRoles: ["platform:owner"] },
+      expect: [/gitops-platform:argocdSsoTeamRoles\[0\]/, /admin, readonly/, /"platform:owner"/],
+    },
+    {
       title: "bad admin ARN",
       stack: "prod",
       set: { clusterAdminArns: ["admin"] },
@@ -335,6 +455,25 @@ describe("config: validation", () => {
       );
     });
   }
+
+  it("warns about wide but explicit choices, naming the key: open endpoint, AdministratorAccess, anonymous GHCR", () => {
+    const staging: Record<string, unknown> = { ...defaults };
+    for (const [k, v] of Object.entries(readStackFile("staging")))
+      staging[k.slice(CONFIG_NAMESPACE.length + 1)] = typeof v === "string" ? v : JSON.stringify(v);
+    staging.githubActionsPolicyArns = JSON.stringify(["arn:aws:iam::aws:policy/AdministratorAccess"]);
+    const stagingContext = { ...context, stack: "staging" };
+    const warnings = configWarnings(parsePlatformConfig(staging, stagingContext), stagingContext);
+    assert.equal(warnings.length, 3, warnings.join("\n"));
+    assert.match(
+      warnings[0]!,
+      /^gitops-platform:publicAccessCidrs: .*open to the internet \(0\.0\.0\.0\/0\)/,
+    );
+    assert.match(warnings[1]!, /^gitops-platform:githubActionsPolicyArns: .*AdministratorAccess/);
+    assert.match(warnings[2]!, /^gitops-platform:ghcrPullToken: not set/);
+    const narrowed = { ...staging, publicAccessCidrs: '["198.51.100.0/24"]', githubActionsPolicyArns: "[]" };
+    const withToken = { ...stagingContext, secretsSet: ["ghcrPullToken"] as const };
+    assert.deepEqual(configWarnings(parsePlatformConfig(narrowed, withToken), withToken), []);
+  });
 
   it("every stack file is valid as committed", () => {
     for (const stack of listStacks()) {

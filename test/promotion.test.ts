@@ -60,7 +60,12 @@ describe("promotion and pins", () => {
     assert.equal(e.error, undefined);
     assert.equal(ofType(e, "docker-build:index:Image").length, 0);
     assert.equal(e.outputs.appImageDigest, MOCK_STACK_REFERENCE_DIGEST);
-    const file = ofType(e, "github:index/repositoryFile:RepositoryFile")[0]!;
-    assert.match(String(file.inputs.commitMessage), /^rollback\(staging\): pin sha256:0{64}/);
+    const file = ofType(e, "github:index/repositoryFile:RepositoryFile").find((f) =>
+      f.name.endsWith("-image-file"),
+    )!;
+    assert.match(
+      String(file.inputs.commitMessage),
+      /^deploy\(staging\): ghcr\.io\/gitops-platform\/demo-app:0{12}@sha256:0{64} pinned by npm run rollback \(appImagePin\) \[image-commit\]$/,
+    );
   });
 });

@@ -110,6 +110,7 @@ export function buildServer(config: AppConfig): Server {
         version: config.version,
         commit: config.commit,
         env: config.env,
+        apiTokenConfigured: config.apiTokenConfigured,
         uptimeSeconds: Math.round((Date.now() - started) / 1000),
       };
       if (request.query.pretty) reply.type("application/json").send(`${JSON.stringify(info, null, 2)}\n`);

@@ -22,6 +22,7 @@ describe("app: configuration from the environment", () => {
         logLevel: "info",
         shutdownTimeoutMs: 10000,
         drainDelayMs: 0,
+        apiTokenConfigured: false,
       },
     );
     assert.ok(Object.isFrozen(config));
@@ -72,6 +73,7 @@ describe("app: configuration from the environment", () => {
 });
 
 describe("app: HTTP routes over a real socket", () => {
+  const TOKEN = "s3cr3t-token-from-the-store";
   let server: Server;
   let base: string;
   before(async () => {
@@ -82,6 +84,7 @@ describe("app: HTTP routes over a real socket", () => {
         GIT_COMMIT: "abcdef1",
         APP_ENV: "staging",
         LOG_LEVEL: "silent",
+        API_TOKEN: TOKEN,
       }),
     );
     base = await server.app.listen({ port: 0, host: "127.0.0.1" });
@@ -108,11 +111,21 @@ describe("app: HTTP routes over a real socket", () => {
     assert.deepEqual(await res.json(), { status: "ok" });
   });
 
-  it("/api/info returns name, version, commit, env and uptime; ?pretty=true indents", async () => {
+  it("/api/info returns name, version, commit, env, token status and uptime; ?pretty=true indents", async () => {
     const res = await get("/api/info");
     assert.equal(res.status, 200);
-    const info = (await res.json()) as Record<string, unknown>;
-    assert.deepEqual(Object.keys(info).sort(), ["commit", "env", "name", "uptimeSeconds", "version"]);
+    const text = await res.text();
+    assert.ok(!text.includes(TOKEN), "the token itself never leaves the process");
+    const info = JSON.parse(text) as Record<string, unknown>;
+    assert.deepEqual(Object.keys(info).sort(), [
+      "apiTokenConfigured",
+      "commit",
+      "env",
+      "name",
+      "uptimeSeconds",
+      "version",
+    ]);
+    assert.equal(info.apiTokenConfigured, true);
     assert.equal(info.name, "demo <app>");
     assert.equal(info.commit, "abcdef1");
     assert.equal(info.env, "staging");
@@ -194,6 +207,17 @@ describe("app: HTTP routes over a real socket", () => {
     assert.match(text, /^process_cpu_user_seconds_total /m);
     assert.match(text, /^nodejs_eventloop_lag_seconds /m);
     assert.doesNotMatch(text, /route="\/random/);
+  });
+
+  it("/api/info reports apiTokenConfigured false without API_TOKEN (or with an empty one)", async () => {
+    const other = buildServer(loadConfig({ LOG_LEVEL: "silent", API_TOKEN: "" }));
+    const otherBase = await other.app.listen({ port: 0, host: "127.0.0.1" });
+    try {
+      const info = (await (await fetch(`${otherBase}/api/info`)).json()) as Record<string, unknown>;
+      assert.equal(info.apiTokenConfigured, false);
+    } finally {
+      await other.app.close();
+    }
   });
 
   it("uses its own registry: two servers count separately", async () => {

@@ -1,7 +1,7 @@
 // Loaded only by EKS stacks (see createBackup in components/addons/backup.ts): the dev stack never loads @pulumi/aws.
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import { irsaTrustPolicy } from "../cluster/irsa";
+import { irsaRole } from "../cluster/irsa-role";
 
 /** Arguments of {@link BackupBucket}. */
 export interface BackupBucketArgs {
@@ -111,20 +111,14 @@ export class BackupBucket extends pulumi.ComponentResource {
       { ...awsOpts, dependsOn: [publicAccess] },
     );
 
-    const role = new aws.iam.Role(
-      `${name}-role`,
-      {
-        description: `Velero server (${args.serviceAccount.namespace}/${args.serviceAccount.name}) via IRSA`,
-        assumeRolePolicy: irsaTrustPolicy(
-          args.oidcProviderArn,
-          args.oidcProviderUrl,
-          args.serviceAccount.namespace,
-          args.serviceAccount.name,
-        ),
-      },
-      awsOpts,
-    );
-    new aws.iam.RolePolicy(`${name}-policy`, { role: role.id, policy: veleroPolicy(bucket.arn) }, awsOpts);
+    const { role } = irsaRole(name, {
+      description: "Velero server",
+      oidc: { arn: args.oidcProviderArn, url: args.oidcProviderUrl },
+      serviceAccount: args.serviceAccount,
+      policy: veleroPolicy(bucket.arn),
+      awsProvider: args.awsProvider,
+      parent: this,
+    });
 
     this.bucketName = bucket.bucket;
     this.roleArn = role.arn;

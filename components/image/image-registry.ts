@@ -1,5 +1,5 @@
 import * as path from "node:path";
-import * as pulumi from "@pulumi/pulumi";
+import type * as pulumi from "@pulumi/pulumi";
 import { AppImage, type AppImageArgs } from "./app-image";
 import type { PlatformConfig } from "../config";
 import type { EksCluster } from "../cluster/eks-cluster";
@@ -8,10 +8,12 @@ import type { PlatformCluster } from "../cluster/kubernetes-provider";
 
 const APP_DIR = path.resolve(__dirname, "..", "..", "app");
 
-/** Where a stack's app image goes: repository, push credentials, platforms, what the push waits for. */
+/**
+ * Where a stack's app image goes: repository, platforms, what the push waits for. No credentials: every
+ * registry is written with the builder's own login (see below).
+ */
 export interface ImageDestination {
   repository: pulumi.Input<string>;
-  registry?: AppImageArgs["registry"];
   platforms?: AppImageArgs["platforms"];
   dependsOn?: pulumi.Resource[];
 }
@@ -36,12 +38,12 @@ export async function imageDestination(
     }
     case "ghcr": {
       const owner = config.appImage.ghcrOwner as string; // required by config validation for ghcr
-      const token =
-        new pulumi.Config("github").getSecret("token") ?? pulumi.secret(process.env.GITHUB_TOKEN ?? "");
+      // No credentials here: the push (and a promotion's copy) uses the builder's login to ghcr.io, which
+      // deploy.yml makes with the job's own GITHUB_TOKEN (packages: write) and a person makes with
+      // `docker login ghcr.io`. So neither the repository-admin token nor any push token is kept in the state.
       return {
         repository: `ghcr.io/${owner}/${config.appImage.name}`,
         platforms: ["linux/amd64", "linux/arm64"],
-        registry: { address: "ghcr.io", username: process.env.GITHUB_ACTOR ?? owner, password: token },
       };
     }
     case "ecr": {
@@ -52,16 +54,16 @@ export async function imageDestination(
         keepImages: config.appImage.ecrKeepImages,
         awsProvider: eks.awsProvider,
       });
-      return {
-        repository: repo.repositoryUrl,
-        platforms: ["linux/amd64", "linux/arm64"],
-        registry: repo.registry,
-      };
+      // The builder's own login, as for GHCR: deploy.yml logs in with the job's role.
+      return { repository: repo.repositoryUrl, platforms: ["linux/amd64", "linux/arm64"] };
     }
   }
 }
 
-/** Builds and pushes the app image to the stack's registry. */
+/**
+ * Builds and pushes the app image to the stack's registry. The tag is the build context's content hash,
+ * so the same source never yields a new image.
+ */
 export async function createAppImage(config: PlatformConfig, cluster: PlatformCluster): Promise<AppImage> {
   const { dependsOn, ...destination } = await imageDestination(config, cluster);
   return new AppImage(

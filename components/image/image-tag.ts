@@ -1,4 +1,3 @@
-import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
@@ -6,29 +5,16 @@ import * as path from "node:path";
 /** Paths under the build context that never affect the image. */
 const IGNORED = new Set(["node_modules", "dist", "test", ".git"]);
 
-/**
- * The image tag `{sha7}-{run}`: the commit and the CI run number (GitHub Actions' GITHUB_SHA and
- * GITHUB_RUN_NUMBER). Outside CI it falls back to the local commit and a content hash of the build
- * context, so a local edit yields a new tag without a commit.
- */
-export function imageTag(context: string, env: NodeJS.ProcessEnv = process.env): string {
-  const sha = env.GITHUB_SHA ?? gitHead(context);
-  const run = env.GITHUB_RUN_NUMBER ?? contentHash(context).slice(0, 8);
-  if (!/^[0-9a-f]{7,40}$/.test(sha)) throw new Error(`GITHUB_SHA must be a git commit id (got "${sha}")`);
-  if (!/^[0-9a-z]+$/.test(run)) throw new Error(`GITHUB_RUN_NUMBER must be a number (got "${run}")`);
-  return `${sha.slice(0, 7)}-${run}`;
-}
+/** Hex digits of the content hash in the tag. */
+const TAG_HASH_LENGTH = 12;
 
-function gitHead(dir: string): string {
-  try {
-    return execFileSync("git", ["rev-parse", "HEAD"], {
-      cwd: dir,
-      encoding: "utf8",
-      stdio: ["ignore", "pipe", "ignore"],
-    }).trim();
-  } catch {
-    return "0000000"; // not a git checkout: the content hash alone tells builds apart
-  }
+/**
+ * The image tag: the first 12 hex digits of the build context's content hash. The same source always
+ * gets the same tag (no commit id, no CI run number), so a deploy of an unchanged app builds nothing,
+ * pushes nothing and commits no new image file.
+ */
+export function imageTag(context: string): string {
+  return contentHash(context).slice(0, TAG_HASH_LENGTH);
 }
 
 /** SHA-256 over the relative paths and bytes of every file of the build context, in a stable order. */

@@ -31,8 +31,8 @@ export interface StackImage {
   digest: pulumi.Output<string>;
   /** `repository@digest`; waits for the push or copy. */
   ref: pulumi.Output<string>;
-  /** Commit message of the image file: where the image came from and its digest. */
-  commitMessage: pulumi.Output<string>;
+  /** Where the image came from when this stack did not build it (for the image commit). Default: built here. */
+  origin?: string;
   /** The images this stack deployed, oldest first, this one last (the `deployedImages` output). */
   history: pulumi.Output<DeployedImage[]>;
 }
@@ -51,6 +51,9 @@ export function checkPromotion(sourceStack: string, runs: string, expected: stri
     );
   }
 }
+
+/** The stack's own name in `org/project/stack` (its environment here: one stack per env). */
+const stackShortName = (stack: string) => stack.split("/").pop() as string;
 
 /** The fully qualified name of the running stack, for reading its own last outputs. */
 function selfStackName(): string {
@@ -90,7 +93,6 @@ export class PromotedImage extends pulumi.ComponentResource {
       return runs;
     });
     this.repository = pulumi.output(args.destination.repository);
-    const registry = args.destination.registry;
     const copy = new command.local.Command(
       `${name}-copy`,
       {
@@ -100,9 +102,6 @@ export class PromotedImage extends pulumi.ComponentResource {
           DST_REPO: this.repository,
           TAG: this.tag,
           DIGEST: this.digest,
-          ...(registry
-            ? { DEST_CREDS: pulumi.secret(pulumi.interpolate`${registry.username}:${registry.password}`) }
-            : {}),
         },
         triggers: [this.digest, this.repository],
       },
@@ -116,13 +115,15 @@ export class PromotedImage extends pulumi.ComponentResource {
 /**
  * Copies SRC_REPO@DIGEST to DST_REPO:TAG with every platform and the digest preserved, then checks the
  * destination serves a manifest with that very digest; prints the digest. Same repository: nothing to copy.
- * The source registry's credentials come from SRC_CREDS in the environment (user:token), when set.
+ * Both registries are read and written with the caller's own login (skopeo falls back to Docker's
+ * config.json): deploy.yml logs in to GHCR with the job's token and to ECR with the job's role, so no
+ * registry credential is kept in the state.
  */
 const COPY_SCRIPT = `set -eu
 if [ "$SRC_REPO" = "$DST_REPO" ]; then echo "$DIGEST"; exit 0; fi
 command -v skopeo >/dev/null 2>&1 || { echo "skopeo is needed to copy $SRC_REPO@$DIGEST to $DST_REPO (apt-get install skopeo)" >&2; exit 1; }
-skopeo copy --all --preserve-digests \${SRC_CREDS:+--src-creds "$SRC_CREDS"} \${DEST_CREDS:+--dest-creds "$DEST_CREDS"} "docker://$SRC_REPO@$DIGEST" "docker://$DST_REPO:$TAG" >&2
-got="sha256:$(skopeo inspect --raw \${DEST_CREDS:+--creds "$DEST_CREDS"} "docker://$DST_REPO@$DIGEST" | sha256sum | cut -d' ' -f1)"
+skopeo copy --all --preserve-digests "docker://$SRC_REPO@$DIGEST" "docker://$DST_REPO:$TAG" >&2
+got="sha256:$(skopeo inspect --raw "docker://$DST_REPO@$DIGEST" | sha256sum | cut -d' ' -f1)"
 [ "$got" = "$DIGEST" ] || { echo "$DST_REPO serves $got for $DIGEST" >&2; exit 1; }
 echo "$DIGEST"`;
 
@@ -132,7 +133,6 @@ export async function createStackImage(
   cluster: PlatformCluster,
 ): Promise<StackImage> {
   const name = `${config.cluster.name}-app`;
-  const env = config.environment;
   // The stack's own last outputs: what it deployed before.
   const previous = new pulumi.StackReference(`${name}-history`, { name: selfStackName() })
     .getOutput(IMAGE_OUTPUTS.history)
@@ -147,7 +147,7 @@ export async function createStackImage(
       tag: pinned.tag,
       digest: pinned.digest,
       ref: pulumi.interpolate`${pinned.repository}@${pinned.digest}`,
-      commitMessage: pulumi.interpolate`rollback(${env}): pin ${pinned.digest} (${pinned.tag}), appImagePin set by npm run rollback`,
+      origin: "pinned by npm run rollback (appImagePin)",
     };
   } else if (config.promotion) {
     const from = config.promotion.fromStack;
@@ -161,7 +161,7 @@ export async function createStackImage(
       tag: promoted.tag,
       digest: promoted.digest,
       ref: promoted.ref,
-      commitMessage: pulumi.interpolate`deploy(${env}): promote ${promoted.digest} from ${from} (${promoted.sourceRepository}:${promoted.tag}), not rebuilt`,
+      origin: `promoted from ${stackShortName(from)}`,
     };
   } else {
     const built = await createAppImage(config, cluster);
@@ -170,7 +170,6 @@ export async function createStackImage(
       tag: built.tag,
       digest: built.digest,
       ref: built.ref,
-      commitMessage: pulumi.interpolate`deploy(${env}): ${built.digest} built in ${env} as ${built.repository}:${built.tag}`,
     };
   }
   const history = pulumi

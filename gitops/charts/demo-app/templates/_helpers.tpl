@@ -154,3 +154,10 @@ Label of the Services a Rollout steers (value: stable, canary or preview).
 {{- define "demo-app.rolloutServiceLabel" -}}
 gitops-platform/rollout-service
 {{- end }}
+
+{{/*
+Name of the Secret the ExternalSecret writes (and the Deployment reads API_TOKEN from).
+*/}}
+{{- define "demo-app.secretName" -}}
+{{- printf "%s-secrets" (include "demo-app.fullname" .) | trunc 63 | trimSuffix "-" }}
+{{- end }}

@@ -1,6 +1,7 @@
 {{/*
 The pod template (metadata and spec) of the app, shared by the Deployment and the Rollout: non-root,
-read-only root filesystem, drop ALL, seccomp RuntimeDefault, requests and limits, health probes.
+read-only root filesystem, drop ALL, seccomp RuntimeDefault, requests and limits, health probes, the
+API_TOKEN from the ExternalSecret's Secret when enabled.
 */}}
 {{- define "demo-app.podTemplate" -}}
 {{- $app := .Values.app }}
@@ -58,6 +59,14 @@ spec:
           value: {{ $app.shutdownTimeoutMs | int64 | quote }}
         - name: DRAIN_DELAY_MS
           value: {{ $app.drainDelayMs | int64 | quote }}
+        {{- if .Values.externalSecret.enabled }}
+        # Required: the pod waits for the ExternalSecret to sync rather than run without its token.
+        - name: API_TOKEN
+          valueFrom:
+            secretKeyRef:
+              name: {{ include "demo-app.secretName" . }}
+              key: api-token
+        {{- end }}
         {{- range $app.extraEnv }}
         - name: {{ .name }}
           value: {{ .value | quote }}
