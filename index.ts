@@ -2,6 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { AdmissionPolicies } from "./components/addons/admission-policies";
 import { ArgoCD, ARGOCD_SERVER_SERVICE } from "./components/addons/argocd";
 import { ArgoCdWebhookIngress } from "./components/addons/argocd-webhook-ingress";
+import { ArgoRollouts } from "./components/addons/argo-rollouts";
 import { createBackup } from "./components/addons/backup";
 import { createExternalSecrets } from "./components/addons/external-secrets";
 import { ImageSignatureVerification } from "./components/addons/image-signatures";
@@ -10,7 +11,7 @@ import { loadPlatformConfig, loadSecretConfig } from "./components/config";
 import { createGitHubResources } from "./components/github/github-wiring";
 import { createGitWriter } from "./components/gitops/git-wiring";
 import { GitOps } from "./components/gitops/gitops";
-import { createAppImage } from "./components/image/image-registry";
+import { createStackImage } from "./components/image/promotion";
 import { Monitoring } from "./components/addons/monitoring";
 import { createPlatformAddons } from "./components/addons/platform-addons";
 
@@ -19,14 +20,14 @@ import { createPlatformAddons } from "./components/addons/platform-addons";
  *
  *   1. config     every key validated once (components/config.ts)
  *   2. cluster    kind (dev) or EKS (staging, prod), and the one Kubernetes provider
- *   3. image      the app built and pushed, pinned by digest
+ *   3. image      the app built and pushed (staging, dev), promoted by digest (prod) or pinned (rollback)
  *   4. GitHub     Actions environments limited to main, variables, and on EKS the OIDC deploy (and
  *                 preview) roles with their access entries (when githubEnabled); docs/security.md
  *   5. platform   EKS: certificate, load balancer controller, external-dns, WAF, metrics-server, Cluster
  *                 Autoscaler, gp3 (components/addons/eks-addons.ts); kind: NodePorts
  *   6. add-ons    in parallel once the cluster is up: Monitoring (kube-prometheus-stack + Grafana),
- *                 Argo CD (+ its webhook Ingress on EKS) and Backup (Velero); only their ServiceMonitors
- *                 wait for the Prometheus CRDs
+ *                 Argo CD (+ its webhook Ingress on EKS), Argo Rollouts and Backup (Velero); only their
+ *                 ServiceMonitors wait for the Prometheus CRDs
  *   7. GitOps     repository, bootstrap and app projects (default locked), root Application; the image
  *                 reference committed to git (deploy/<env> on GitHub, or the local git server next to
  *                 kind that Pulumi pushes gitops/ to), its pull secret where the registry needs one
@@ -36,7 +37,8 @@ import { createPlatformAddons } from "./components/addons/platform-addons";
 export = async () => {
   const config = loadPlatformConfig();
   const cluster = await createCluster(config);
-  const appImage = await createAppImage(config, cluster);
+  // Built here (dev, staging), promoted by digest from another stack (prod) or pinned by a rollback.
+  const appImage = await createStackImage(config, cluster);
 
   const kind = config.cluster.provider === "kind" ? config.cluster : undefined;
   const gitHub = await createGitHubResources(config, cluster);
@@ -82,6 +84,13 @@ export = async () => {
           clientSecret: loadSecretConfig().argocdSsoClientSecret as pulumi.Output<string>,
         }
       : undefined,
+  });
+  // Runs the app's canary and blue-green Rollouts (gitops/charts/demo-app, rollout.enabled).
+  new ArgoRollouts(`${config.cluster.name}-argo-rollouts`, {
+    ...addonOptions,
+    chartVersion: config.charts.argoRollouts,
+    highAvailability: config.addons.argocdHighAvailability,
+    monitoringCrds: monitoring.prometheusStack,
   });
   if (platform.webhook) {
     new ArgoCdWebhookIngress(`${config.cluster.name}-argocd-webhook`, {
@@ -140,6 +149,7 @@ export = async () => {
           }
         : undefined,
       image: { repository: appImage.repository, tag: appImage.tag, digest: appImage.digest },
+      imageOrigin: appImage.origin,
       ...git,
       appValues: platform.appValues,
       imagePullCredentials: ghcrPullToken
@@ -176,6 +186,9 @@ export = async () => {
     kubeconfig: pulumi.secret(cluster.kubeconfig),
     appImage: appImage.ref,
     appImageTag: appImage.tag,
+    appImageRepository: appImage.repository,
+    appImageDigest: appImage.digest,
+    deployedImages: appImage.history,
     gitopsRepoUrl: config.gitops.repoUrl,
     gitopsRevision: config.gitops.revision,
     argocdProject: gitops.projectName,

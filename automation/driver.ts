@@ -13,6 +13,7 @@ import { resolveWorkspaceSettings, type WorkspaceSettings } from "./backend";
 import { resolvePullRequest, upsertComment, type CommentsApi } from "./github";
 import { findOnPath, formatChecks, requiredChecks, runChecks, type CheckResult } from "./prereqs";
 import { DEFAULT_LOCK_RETRY, withLockRetry, type RetryPolicy } from "./retry";
+import { describePinChange, pinForRollback, RollbackRefused, type PinChange } from "./rollback";
 import type { StackApi, StackHandle } from "./stack-api";
 import { knownStacks, readStackFile, type StackFile } from "./stack-files";
 import {
@@ -113,7 +114,8 @@ async function runOperation(
         unexpectedChanges: args.expectNoChanges && hasChanges(r.changeSummary),
       };
     }
-    case "up": {
+    case "up":
+    case "rollback": {
       if (args.expectNoChanges) {
         // Automation API's up skips the CLI's own preview; check first so nothing is applied.
         deps.stderr("--expect-no-changes: previewing first\n");
@@ -316,6 +318,20 @@ export async function runDriver(argv: readonly string[], deps: DriverDeps): Prom
     }
   }
 
+  // A rollback first pins the digest in the stack's config; the update below commits it to git.
+  let pinChange: PinChange | undefined;
+  if (args.command === "rollback") {
+    try {
+      pinChange = await pinForRollback(args, stack);
+    } catch (err) {
+      const refused = err instanceof RollbackRefused;
+      deps.stderr(
+        `error: ${refused ? "" : "could not change the pin: "}${errorText(err)}; nothing was changed\n`,
+      );
+      return EXIT.failed;
+    }
+  }
+
   // 3. The operation, retried while another update holds the lock.
   const policy = deps.retryPolicy ?? DEFAULT_LOCK_RETRY;
   const retry = <T>(fn: () => Promise<T>) =>
@@ -356,8 +372,13 @@ export async function runDriver(argv: readonly string[], deps: DriverDeps): Prom
 
   if (error !== undefined) {
     deps.stderr(`error: ${what} failed:\n${error}\n`);
+    if (pinChange) {
+      await pinChange.restore();
+      deps.stderr(`the pin is back as it was (${pinChange.before ?? "unset"})\n`);
+    }
     return EXIT.failed;
   }
+  if (pinChange) deps.stdout(describePinChange(args.stack, pinChange));
   const n = changeCount(outcome.changes);
   if (outcome.unexpectedChanges) {
     deps.stderr(`error: ${what}: ${n} change(s) found and --expect-no-changes was given\n`);

@@ -143,6 +143,14 @@ function toConfigValue(value: unknown): StackConfigValue {
   return { value: typeof value === "string" ? value : JSON.stringify(value), secret: false };
 }
 
+/**
+ * The digest every StackReference reports under mocks: a clearly fake image (all zeros) standing in for
+ * what the referenced stack runs (e.g. staging's image, which prod promotes). Never a real image.
+ */
+export const MOCK_STACK_REFERENCE_DIGEST = `sha256:${"0".repeat(64)}`;
+/** Its tag: all zeros in the content-hash form every image tag has (12 hex). */
+export const MOCK_STACK_REFERENCE_TAG = "0".repeat(12);
+
 /** Computed outputs the program reads back from providers, per resource type. */
 function computedOutputs(
   type: string,
@@ -150,6 +158,23 @@ function computedOutputs(
   inputs: Record<string, unknown>,
 ): Record<string, unknown> {
   switch (type) {
+    case "pulumi:pulumi:StackReference": {
+      const image = {
+        repository: "ghcr.io/gitops-platform/demo-app",
+        tag: MOCK_STACK_REFERENCE_TAG,
+        digest: MOCK_STACK_REFERENCE_DIGEST,
+      };
+      return {
+        outputs: {
+          placeholder: `offline plan: mocked outputs of stack ${String(inputs.name)}, not its real image`,
+          appImageRepository: image.repository,
+          appImageTag: image.tag,
+          appImageDigest: image.digest,
+          deployedImages: [image],
+        },
+        secretOutputNames: [],
+      };
+    }
     case "command:local:Command":
       return { stdout: `mock-stdout-of-${name}`, stderr: "" };
     case "random:index/randomPassword:RandomPassword":
@@ -276,12 +301,23 @@ interface ResourceRequest {
   getAdditionalsecretoutputsList(): string[];
 }
 
+interface ReadRequest {
+  getType(): string;
+  getName(): string;
+  getParent(): string;
+  getProperties(): { toJavaScript(): Record<string, unknown> } | undefined;
+}
+
 type MonitorWithRegister = {
   registerResource(
     req: ResourceRequest,
     callback: (err: unknown, resp?: { getUrn(): string }) => void,
   ): unknown;
+  readResource(req: ReadRequest, callback: (err: unknown, resp?: { getUrn(): string }) => void): unknown;
 };
+
+/** Reads of other stacks are part of the plan: they say where a promoted image comes from. */
+const STACK_REFERENCE = "pulumi:pulumi:StackReference";
 
 let programCache: { file: string; program: () => unknown } | undefined;
 
@@ -322,7 +358,7 @@ async function runUnderMocks(
 ): Promise<Evaluation> {
   const started = Date.now();
   const mocks = new RecordingMocks();
-  await pulumi.runtime.setMocks(mocks, projectName, stack, preview);
+  await pulumi.runtime.setMocks(mocks, projectName, stack, preview, "organization");
   pulumi.runtime.setAllConfig(
     Object.fromEntries(Object.entries(config).map(([k, v]) => [k, v.value])),
     Object.entries(config)
@@ -340,6 +376,27 @@ async function runUnderMocks(
       callback(err, resp);
     });
   };
+  const read = monitor.readResource.bind(monitor);
+  monitor.readResource = (req, callback) =>
+    read(req, (err, resp) => {
+      if (!err && resp && req.getType() === STACK_REFERENCE) {
+        const name = String(req.getProperties()?.toJavaScript().name);
+        // What the plan shows for the reference: the stack it reads and the mocked outputs it got.
+        const inputs = { name, outputs: computedOutputs(STACK_REFERENCE, req.getName(), { name }).outputs };
+        resources.push({
+          urn: resp.getUrn(),
+          type: STACK_REFERENCE,
+          name: req.getName(),
+          parent: req.getParent() || undefined,
+          custom: true,
+          dependsOn: [],
+          inputs,
+          maskedInputs: inputs,
+          secretPaths: [],
+        });
+      }
+      callback(err, resp);
+    });
 
   let outputs: Record<string, unknown> = {};
   let secretOutputs: string[] = [];

@@ -4,6 +4,7 @@
  * and tests pass a recording fake.
  */
 import type {
+  ConfigValue,
   DestroyOptions,
   DestroyResult,
   OutputMap,
@@ -24,6 +25,10 @@ export interface StackHandle {
   previewRefresh(opts?: RefreshOptions): Promise<Pick<PreviewResult, "stdout" | "changeSummary">>;
   destroy(opts?: DestroyOptions): Promise<Pick<DestroyResult, "stdout"> & Summary>;
   outputs(): Promise<OutputMap>;
+  /** The stack's config (Pulumi.<stack>.yaml); rejects when the key is not set. */
+  getConfig(key: string): Promise<ConfigValue>;
+  setConfig(key: string, value: ConfigValue): Promise<void>;
+  removeConfig(key: string): Promise<void>;
 }
 
 export interface StackSelection {

@@ -141,6 +141,16 @@ export const rawConfigSchema = z.strictObject({
     error: "must be an image name: lowercase, digits, '.', '_', '-'",
   }),
   ecrKeepImages: integer().pipe(z.number().min(1).max(1000)),
+  promoteFromStack: z
+    .string()
+    .regex(/^([A-Za-z0-9_.-]+\/){0,2}[A-Za-z0-9_.-]+$/, {
+      error: "must be a stack name: <stack>, <project>/<stack> or <organization>/<project>/<stack>",
+    })
+    .optional(),
+  appImagePin: z
+    .string()
+    .regex(/^sha256:[a-f0-9]{64}$/, { error: "must be an image digest: sha256:<64 lowercase hex>" })
+    .optional(),
 
   githubEnabled: boolean(),
   githubOwner: z
@@ -199,6 +209,7 @@ export const rawConfigSchema = z.strictObject({
   kubePrometheusStackChartVersion: chartVersion("kube-prometheus-stack"),
   grafanaChartVersion: chartVersion("grafana"),
   veleroChartVersion: chartVersion("velero"),
+  argoRolloutsChartVersion: chartVersion("argo-rollouts"),
   awsLoadBalancerControllerChartVersion: chartVersion("aws-load-balancer-controller"),
   externalDnsChartVersion: chartVersion("external-dns"),
   metricsServerChartVersion: chartVersion("metrics-server"),
@@ -334,7 +345,11 @@ export interface PlatformConfig {
     readonly ghcrOwner?: string;
     /** User name that goes with the `ghcrPullToken` secret (default: the owner). */
     readonly ghcrPullUsername?: string;
+    /** A digest this stack deployed before, kept until cleared (npm run rollback). */
+    readonly pin?: string;
   };
+  /** Where the image comes from when this stack does not build it (build once, promote the digest). */
+  readonly promotion?: { readonly fromStack: string };
   readonly github: GitHubSettings;
   /**
    * The repository whose deploy workflow signs the app image; signatures are verified at admission.
@@ -354,6 +369,7 @@ export interface PlatformConfig {
     readonly kubePrometheusStack: string;
     readonly grafana: string;
     readonly velero: string;
+    readonly argoRollouts: string;
     readonly awsLoadBalancerController: string;
     readonly externalDns: string;
     readonly metricsServer: string;
@@ -435,7 +451,7 @@ export function parsePlatformConfig(raw: Record<string, unknown>, context: Confi
     throw new ConfigError(parsed.error.issues.map((issue) => describeIssue(issue, raw)));
   }
   const c = parsed.data;
-  const problems = crossFieldProblems(c, context.secretsSet ?? []);
+  const problems = crossFieldProblems(c, context);
   if (problems.length > 0) throw new ConfigError(problems);
   return deepFreeze(toPlatformConfig(c, context));
 }
@@ -483,7 +499,8 @@ function describeIssue(issue: z.core.$ZodIssue, raw: Record<string, unknown>): s
   return `${key}: ${issue.message} (${got})`;
 }
 
-function crossFieldProblems(c: RawConfig, secretsSet: readonly SecretConfigKey[]): string[] {
+function crossFieldProblems(c: RawConfig, context: ConfigContext): string[] {
+  const secretsSet = context.secretsSet ?? [];
   const problems: string[] = [];
   const key = (k: keyof RawConfig | SecretConfigKey) => `${CONFIG_NAMESPACE}:${k}`;
   const show = (v: unknown) => JSON.stringify(v);
@@ -542,6 +559,12 @@ function crossFieldProblems(c: RawConfig, secretsSet: readonly SecretConfigKey[]
   } else if (c.imageRegistry === "ecr") {
     problems.push(
       `${key("imageRegistry")}: "ecr" needs an EKS stack; use "local" or "ghcr" with kind (got "ecr")`,
+    );
+  }
+
+  if (c.promoteFromStack && /(^|\/)([^/]+)$/.exec(c.promoteFromStack)?.[2] === context.stack) {
+    problems.push(
+      `${key("promoteFromStack")}: a stack cannot promote from itself (got ${show(c.promoteFromStack)})`,
     );
   }
 
@@ -719,7 +742,9 @@ function toPlatformConfig(c: RawConfig, context: ConfigContext): PlatformConfig 
       ecrKeepImages: c.ecrKeepImages,
       ghcrOwner: c.githubOwner?.toLowerCase(),
       ghcrPullUsername: c.ghcrPullUsername ?? c.githubOwner,
+      ...(c.appImagePin ? { pin: c.appImagePin } : {}),
     },
+    ...(c.promoteFromStack ? { promotion: { fromStack: c.promoteFromStack } } : {}),
     github,
     imageSigner:
       c.imageRegistry === "local"
@@ -739,6 +764,7 @@ function toPlatformConfig(c: RawConfig, context: ConfigContext): PlatformConfig 
       kubePrometheusStack: c.kubePrometheusStackChartVersion,
       grafana: c.grafanaChartVersion,
       velero: c.veleroChartVersion,
+      argoRollouts: c.argoRolloutsChartVersion,
       awsLoadBalancerController: c.awsLoadBalancerControllerChartVersion,
       externalDns: c.externalDnsChartVersion,
       metricsServer: c.metricsServerChartVersion,

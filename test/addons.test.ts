@@ -13,6 +13,7 @@ import {
 import { parse } from "yaml";
 import { ALERT_RULE_GROUPS } from "../components/addons/alert-rules";
 import { ARGOCD_CHART } from "../components/addons/argocd";
+import { ARGO_ROLLOUTS_CHART } from "../components/addons/argo-rollouts";
 import { VELERO_AWS_PLUGIN_IMAGE, VELERO_CHART } from "../components/addons/backup";
 import {
   APP_SECRET,
@@ -91,6 +92,13 @@ const RELEASES = [
     namespace: "velero",
   },
   {
+    suffix: "-argo-rollouts-release",
+    releaseName: "argo-rollouts",
+    source: ARGO_ROLLOUTS_CHART,
+    versionKey: "argoRolloutsChartVersion",
+    namespace: "argo-rollouts",
+  },
+  {
     suffix: "-external-secrets-release",
     releaseName: "external-secrets",
     source: EXTERNAL_SECRETS_CHART,
@@ -148,7 +156,7 @@ describe("add-ons: pinned Helm releases", () => {
   it("pins the charts in Pulumi.yaml to exact, verified versions", () => {
     assert.deepEqual(
       RELEASES.map((r) => pinned(r.versionKey)),
-      ["10.1.1", "88.5.3", "12.11.1", "12.1.0", "2.9.0", "0.10.6"],
+      ["10.1.1", "88.5.3", "12.11.1", "12.1.0", "2.41.0", "2.9.0", "0.10.6"],
     );
     assert.deepEqual(
       EKS_RELEASES.map((r) => pinned(r.versionKey)),
@@ -176,7 +184,12 @@ describe("add-ons: pinned Helm releases", () => {
     });
 
     it(`${stack}: namespaces carry Pod Security labels fitting their add-on`, () => {
-      const expected = { argocd: "baseline", monitoring: "privileged", velero: "baseline" };
+      const expected = {
+        argocd: "baseline",
+        monitoring: "privileged",
+        velero: "baseline",
+        "argo-rollouts": "restricted",
+      };
       for (const [ns, level] of Object.entries(expected)) {
         const found = all(stack, "kubernetes:core/v1:Namespace").filter((n) => n.inputs.metadata.name === ns);
         assert.equal(found.length, 1, `one namespace ${ns}`);
@@ -233,6 +246,7 @@ describe("add-ons: pinned Helm releases", () => {
             }),
         "external-secrets": ["kube-prometheus-stack"],
         ...(stack === "dev" ? {} : { "policy-controller": ["kube-prometheus-stack"] }),
+        "argo-rollouts": ["kube-prometheus-stack"],
       });
       // ...and all of them wait for the cluster: its provider and, explicitly, its resources.
       const clusterChild = evaluations
@@ -634,7 +648,7 @@ describe("add-ons: dashboards", () => {
 
   it("every dashboard file is valid JSON for the Prometheus datasource, with unique ids", () => {
     const files = dashboardFiles().map((f) => path.basename(f));
-    assert.deepEqual(files, ["argocd.json", "demo-app.json"]);
+    assert.deepEqual(files, ["argo-rollouts.json", "argocd.json", "demo-app.json"]);
     const uids = new Set<string>();
     for (const file of files) {
       const d = readDashboard(file);
@@ -677,6 +691,41 @@ describe("add-ons: dashboards", () => {
     const exprs = dashboardQueries(d).join("\n");
     assert.match(exprs, /sum by \(sync_status\) \(argocd_app_info\)/);
     assert.match(exprs, /sum by \(health_status\) \(argocd_app_info\)/);
+  });
+});
+
+describe("add-ons: Argo Rollouts", () => {
+  const rollouts = (stack: Stack) => release(stack, "-argo-rollouts-release").inputs.values as Obj;
+
+  for (const stack of STACKS) {
+    it(`${stack}: the controller with its CRDs (kept on uninstall), scraped by a ServiceMonitor, RBAC for the ALB router only`, () => {
+      const v = rollouts(stack);
+      assert.equal(v.installCRDs, true);
+      assert.equal(v.keepCRDs, true, "uninstalling the controller must not delete every Rollout");
+      assert.deepEqual(v.controller.metrics, { enabled: true, serviceMonitor: { enabled: true } });
+      assert.equal(v.dashboard.enabled, false);
+      const granted = Object.entries(v.providerRBAC.providers as Record<string, boolean>).filter(
+        ([, on]) => on,
+      );
+      assert.deepEqual(granted, [["awsLoadBalancerController", true]]);
+      for (const kind of ["requests", "limits"])
+        for (const r of ["cpu", "memory"]) assert.ok(v.controller.resources[kind][r], `${kind}.${r}`);
+      // Two replicas with a PDB where Argo CD is highly available (prod), one elsewhere.
+      const ha = stack === "prod";
+      assert.equal(v.controller.replicas, ha ? 2 : 1);
+      assert.equal(v.controller.pdb.enabled, ha);
+    });
+  }
+
+  it("the dashboard shows rollouts by phase, replicas and analysis verdicts from the controller's metrics", () => {
+    const d = readDashboard("argo-rollouts.json");
+    const known = ["rollout_info", "rollout_info_replicas_available", "analysis_run_metric_phase"];
+    for (const name of dashboardQueries(d).flatMap(metricNames)) {
+      assert.ok(known.includes(name), `argo-rollouts.json queries unknown metric ${name}`);
+    }
+    const exprs = dashboardQueries(d).join("\n");
+    assert.match(exprs, /sum by \(phase\) \(rollout_info\)/);
+    assert.match(exprs, /analysis_run_metric_phase/);
   });
 });
 

@@ -20,7 +20,7 @@ import { POD_RULES, podRuleViolations } from "../policy/pod-rules";
 import { APP_NAMESPACE_LABEL } from "../policy/rules";
 import { denials } from "./support/admission";
 import { helm, helmUnavailableReason } from "./support/helm";
-import { platformValuesFile } from "./support/platform-values";
+import { demoAppTemplateArgs } from "./support/platform-values";
 import { evaluated, resourcesOf } from "./support/stacks";
 
 type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
@@ -41,24 +41,12 @@ async function stackPolicies(stack: string): Promise<Record<string, AdmissionPol
 
 /** The demo-app chart of `env`, with the image file Pulumi would commit for an image in `repository`. */
 async function renderChart(env: string, repository: string): Promise<Obj[]> {
-  // The platform's values too (staging and prod: the ingress host), as Argo CD hands them to the chart.
-  const platform = await platformValuesFile(env);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "admission-test-"));
   try {
     const imageFile = path.join(dir, "image.yaml");
     fs.writeFileSync(imageFile, stringify({ image: { repository, tag: "abc1234-7", digest: DIGEST } }));
-    const result = helm([
-      "template",
-      "demo-app",
-      "gitops/charts/demo-app",
-      "--namespace",
-      "demo-app",
-      "-f",
-      `gitops/envs/${env}/values.yaml`,
-      "-f",
-      imageFile,
-      ...(platform ? ["-f", platform] : []),
-    ]);
+    // With the platform's values too (staging and prod: the ingress host), as Argo CD hands them over.
+    const result = helm(await demoAppTemplateArgs(env, imageFile));
     assert.equal(result.status, 0, result.stderr);
     return parseAllDocuments(result.stdout)
       .map((d) => d.toJSON() as Obj | null)
@@ -68,16 +56,26 @@ async function renderChart(env: string, repository: string): Promise<Obj[]> {
   }
 }
 
-/** The Deployment, and the ReplicaSet and Pod the cluster makes from it: every object the policies see. */
-function podCarriers(deployment: Obj): Obj[] {
-  const template = deployment.spec.template;
+/** The app's workload: a Deployment (dev) or an Argo Rollouts Rollout (staging, prod). */
+const workloadOf = (objects: Obj[]): Obj => {
+  const found = objects.filter((o) => o.kind === "Deployment" || o.kind === "Rollout");
+  assert.equal(found.length, 1, `one Deployment or Rollout, got ${found.map((o) => o.kind).join(", ")}`);
+  return found[0]!;
+};
+
+/**
+ * The workload, and the ReplicaSet and Pod its controller makes from it (a Rollout's controller makes
+ * plain apps/v1 ReplicaSets too): every object the policies see.
+ */
+function podCarriers(workload: Obj): Obj[] {
+  const template = workload.spec.template;
   return [
-    deployment,
+    workload,
     {
       apiVersion: "apps/v1",
       kind: "ReplicaSet",
-      metadata: deployment.metadata,
-      spec: { ...deployment.spec },
+      metadata: workload.metadata,
+      spec: { replicas: 1, selector: workload.spec.selector, template },
     },
     {
       apiVersion: "v1",
@@ -89,8 +87,24 @@ function podCarriers(deployment: Obj): Obj[] {
 }
 
 const container = (o: Obj): Obj => o.spec.template.spec.containers[0];
-function mutated(deployment: Obj, change: (d: Obj) => void): Obj {
-  const copy = structuredClone(deployment);
+
+/** Whether a policy's resource rules match the object's group, version and resource (its kind, plural). */
+function policyMatches(policy: AdmissionPolicySpec, object: Obj): boolean {
+  const [group, version] = String(object.apiVersion).includes("/")
+    ? String(object.apiVersion).split("/")
+    : ["", object.apiVersion];
+  const resource = `${String(object.kind).toLowerCase()}s`;
+  return policy.matchConstraints.resourceRules.some(
+    (r) =>
+      r.apiGroups.includes(group!) &&
+      r.apiVersions.includes(version!) &&
+      r.resources.includes(resource) &&
+      r.operations.includes("CREATE") &&
+      r.operations.includes("UPDATE"),
+  );
+}
+function mutated(workload: Obj, change: (d: Obj) => void): Obj {
+  const copy = structuredClone(workload);
   change(copy);
   return copy;
 }
@@ -118,14 +132,14 @@ describe("admission: ValidatingAdmissionPolicies (CEL) against the rendered char
   for (const stack of STACKS) {
     describe(stack, () => {
       let policies: Record<string, AdmissionPolicySpec>;
-      let deployment: Obj;
+      let workload: Obj;
       let prefix: string;
       before(async function () {
         this.timeout(30000);
         policies = await stackPolicies(stack);
         const evaluation = await evaluated(stack);
         prefix = registryPrefixOf(String(evaluation.outputs.appImage).split("@")[0]!);
-        deployment = (await renderChart(stack, `${prefix}demo-app`)).find((o) => o.kind === "Deployment")!;
+        workload = workloadOf(await renderChart(stack, `${prefix}demo-app`));
       });
 
       it("creates the pod-security and image-source policies, bound with Deny to the app namespaces", async () => {
@@ -146,9 +160,11 @@ describe("admission: ValidatingAdmissionPolicies (CEL) against the rendered char
         }
       });
 
-      it("admits the chart's Deployment, its ReplicaSet and its Pod (every CEL expression evaluated)", () => {
-        for (const object of podCarriers(deployment)) {
+      it(`admits the chart's ${stack === "dev" ? "Deployment" : "Rollout"}, its ReplicaSet and its Pod (matched, every CEL expression evaluated)`, () => {
+        assert.equal(workload.kind, stack === "dev" ? "Deployment" : "Rollout");
+        for (const object of podCarriers(workload)) {
           for (const [name, policy] of Object.entries(policies)) {
+            assert.ok(policyMatches(policy, object), `${name} matches the ${object.kind}`);
             assert.deepEqual(denials(policy, object), [], `${name} denies the ${object.kind}`);
           }
         }
@@ -190,8 +206,8 @@ describe("admission: ValidatingAdmissionPolicies (CEL) against the rendered char
         },
       ];
       for (const c of cases) {
-        it(`denies ${c.name} with its message, as Deployment and as Pod`, () => {
-          for (const object of podCarriers(mutated(deployment, c.change)).filter(
+        it(`denies ${c.name} with its message, as the workload and as Pod`, () => {
+          for (const object of podCarriers(mutated(workload, c.change)).filter(
             (o) => o.kind !== "ReplicaSet",
           )) {
             const messages = denials(policies[c.policy]!, object);
@@ -210,12 +226,14 @@ describe("admission: ValidatingAdmissionPolicies (CEL) against the rendered char
 
 describe("admission: the CEL and the TypeScript halves of every pod rule agree", () => {
   let policy: AdmissionPolicySpec;
-  let deployment: Obj;
+  let workload: Obj;
   before(async function () {
     if (helmUnavailableReason() && !process.env.CI) this.skip();
     this.timeout(30000);
     policy = (await stackPolicies("dev"))[POD_SECURITY_POLICY]!;
-    deployment = (await renderChart("prod", "localhost:5001/demo-app")).find((o) => o.kind === "Deployment")!;
+    // prod's workload is a Rollout: both halves read its pod template like a Deployment's.
+    workload = workloadOf(await renderChart("prod", "localhost:5001/demo-app"));
+    assert.equal(workload.kind, "Rollout");
   });
 
   // At least one breach of every rule; each object is judged by both halves.
@@ -248,13 +266,13 @@ describe("admission: the CEL and the TypeScript halves of every pod rule agree",
   });
 
   it("both admit the rendered chart", () => {
-    assert.deepEqual(celFailingRules(policy, deployment), []);
-    assert.deepEqual(tsFailingRules(deployment), []);
+    assert.deepEqual(celFailingRules(policy, workload), []);
+    assert.deepEqual(tsFailingRules(workload), []);
   });
 
   for (const [rule, change] of Object.entries(breaches)) {
     it(`${rule}: both deny the same rules`, () => {
-      const object = mutated(deployment, change);
+      const object = mutated(workload, change);
       const ts = tsFailingRules(object);
       assert.ok(ts.includes(rule), `the TypeScript half catches ${rule} (got ${ts.join(", ")})`);
       assert.deepEqual(celFailingRules(policy, object).sort(), ts.sort());
@@ -262,7 +280,7 @@ describe("admission: the CEL and the TypeScript halves of every pod rule agree",
   }
 
   it("an init container is held to the container rules, not to probes", () => {
-    const object = mutated(deployment, (d) => {
+    const object = mutated(workload, (d) => {
       const init = structuredClone(container(d));
       delete init.livenessProbe;
       delete init.readinessProbe;
@@ -277,7 +295,7 @@ describe("admission: the CEL and the TypeScript halves of every pod rule agree",
   });
 
   it("batch work needs no probes: a Job, and a Pod a Job owns, without probes are admitted by both", () => {
-    const template = mutated(deployment, (d) => {
+    const template = mutated(workload, (d) => {
       delete container(d).livenessProbe;
       delete container(d).readinessProbe;
     }).spec.template;

@@ -2,7 +2,14 @@ import { strict as assert } from "node:assert";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { ofType, PROJECT_DIR, type Evaluation } from "../automation/evaluate";
+import {
+  MOCK_STACK_REFERENCE_DIGEST,
+  MOCK_STACK_REFERENCE_TAG,
+  ofType,
+  PROJECT_DIR,
+  type Evaluation,
+} from "../automation/evaluate";
+import { IMAGE_COMMIT_MARKER } from "../components/gitops/gitops";
 import { contentHash, imageTag } from "../components/image/image-tag";
 import { evaluated } from "./support/stacks";
 
@@ -56,7 +63,7 @@ describe("AppImage: per registry", () => {
   before(async () => {
     for (const stack of ["dev", "staging", "prod"]) evaluations.set(stack, await evaluated(stack));
   });
-  const image = (stack: string) => {
+  const image = (stack: "dev" | "staging") => {
     const images = ofType(evaluations.get(stack)!, "docker-build:index:Image");
     assert.equal(images.length, 1);
     return images[0]!;
@@ -99,17 +106,55 @@ describe("AppImage: per registry", () => {
       JSON.parse(String(lifecycle.inputs.policy)) as { rules: Array<{ selection: { countNumber: number } }> }
     ).rules[0]!;
     assert.equal(rule.selection.countNumber, 30);
-    const img = image("prod");
+    // Prod builds nothing: it promotes the digest staging runs (a marked placeholder under mocks).
+    assert.equal(ofType(e, "docker-build:index:Image").length, 0, "no image build in prod");
+    const copy = ofType(e, "command:local:Command").find((c) => c.name.endsWith("-promotion-copy"))!;
+    const env = copy.inputs.environment as Record<string, string>;
+    assert.equal(env.DIGEST, MOCK_STACK_REFERENCE_DIGEST);
+    assert.equal(env.SRC_REPO, "ghcr.io/gitops-platform/demo-app");
+    assert.equal(env.DST_REPO, "123456789012.dkr.ecr.eu-west-1.amazonaws.com/gitops-prod/demo-app");
+    assert.deepEqual(
+      Object.keys(env).sort(),
+      ["DIGEST", "DST_REPO", "SRC_REPO", "TAG"],
+      "no registry credential in the state: skopeo uses the job's logins",
+    );
+    assert.deepEqual(copy.inputs.triggers, [env.DIGEST, env.DST_REPO], "keyed on the digest");
+    assert.match(String(copy.inputs.create), /skopeo copy --all --preserve-digests/);
+    assert.equal(e.outputs.appImage, `${env.DST_REPO}@${MOCK_STACK_REFERENCE_DIGEST}`);
+    const source = ofType(e, "pulumi:pulumi:StackReference").find((r) =>
+      r.name.endsWith("-promotion-source"),
+    )!;
+    assert.equal(source.inputs.name, "organization/gitops-platform/staging");
     assert.match(
-      (img.inputs.tags as string[])[0]!,
-      /^123456789012\.dkr\.ecr\.eu-west-1\.amazonaws\.com\/gitops-prod\/demo-app:/,
+      String((source.inputs.outputs as Record<string, unknown>).placeholder),
+      /^offline plan: mocked outputs/,
+    );
+    const file = ofType(e, "github:index/repositoryFile:RepositoryFile").find((f) =>
+      f.name.endsWith("-image-file"),
+    )!;
+    assert.equal(
+      file.inputs.commitMessage,
+      `deploy(prod): ${env.DST_REPO}:${MOCK_STACK_REFERENCE_TAG}@${MOCK_STACK_REFERENCE_DIGEST} promoted from staging ${IMAGE_COMMIT_MARKER}`,
+      "main's format, the source env before the marker",
+    );
+  });
+
+  it("staging still builds, and its image file commit names the image, no source env", () => {
+    const e = evaluations.get("staging")!;
+    const img = image("staging");
+    const file = ofType(e, "github:index/repositoryFile:RepositoryFile").find((f) =>
+      f.name.endsWith("-image-file"),
+    )!;
+    assert.match(
+      String(file.inputs.commitMessage),
+      new RegExp(
+        `^deploy\\(staging\\): ghcr\\.io/gitops-platform/demo-app:[0-9a-f]{12}@sha256:[a-f0-9]{64} \\[image-commit\\]$`,
+      ),
     );
     assert.deepEqual(img.inputs.platforms, ["linux/amd64", "linux/arm64"]);
-    assert.equal(
-      img.inputs.registries,
-      undefined,
-      "deploy.yml logs in with the job's role; no token in state",
-    );
     assert.match(String(e.outputs.appImage), DIGEST_REF);
+    assert.equal(e.outputs.appImageDigest, String(e.outputs.appImage).split("@")[1]);
+    const history = e.outputs.deployedImages as Array<{ digest: string }>;
+    assert.equal(history.at(-1)!.digest, e.outputs.appImageDigest, "the history ends with this deploy");
   });
 });

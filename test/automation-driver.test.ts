@@ -180,9 +180,13 @@ const DEFAULTS: Record<Op, () => unknown> = {
   outputs: () => OUTPUTS,
 };
 
+type ConfigOp = "getConfig" | "setConfig" | "removeConfig";
+
 /** A recording fake of a Stack: every call with its options; results scripted per operation. */
 class FakeStack implements StackHandle {
-  calls: Array<{ op: Op; opts: Record<string, unknown> }> = [];
+  calls: Array<{ op: Op | ConfigOp; opts: Record<string, unknown> }> = [];
+  /** The stack's config (what Pulumi.<stack>.yaml would hold). */
+  config = new Map<string, string>();
   cancels = 0;
   constructor(private readonly script: Partial<Record<Op, (n: number) => unknown>> = {}) {}
   private async run(op: Op, opts: Opts): Promise<never> {
@@ -212,11 +216,25 @@ class FakeStack implements StackHandle {
   outputs() {
     return this.run("outputs", undefined);
   }
+  async getConfig(key: string) {
+    this.calls.push({ op: "getConfig", opts: { key } });
+    const value = this.config.get(key);
+    if (value === undefined) throw new Error(`config key "${key}" not found`);
+    return { value };
+  }
+  async setConfig(key: string, value: { value: string }) {
+    this.calls.push({ op: "setConfig", opts: { key, value: value.value } });
+    this.config.set(key, value.value);
+  }
+  async removeConfig(key: string) {
+    this.calls.push({ op: "removeConfig", opts: { key } });
+    this.config.delete(key);
+  }
   /** Never called by the driver: locks are waited for, not cancelled. */
   async cancel() {
     this.cancels++;
   }
-  ops(): Op[] {
+  ops(): Array<Op | ConfigOp> {
     return this.calls.map((c) => c.op);
   }
 }
@@ -717,6 +735,120 @@ describe("automation: the driver", () => {
   });
 });
 
+describe("automation: rollback through the driver", () => {
+  const PIN = "gitops-platform:appImagePin";
+  const digest = (c: string) => `sha256:${c.repeat(64)}`;
+  const image = (c: string, tag: string) => ({
+    repository: "ecr/gitops-prod/demo-app",
+    tag,
+    digest: digest(c),
+  });
+  const deployed = [image("a", "a1b2c3d-1"), image("b", "b2c3d4e-2"), image("c", "c3d4e5f-3")];
+  const stackOutputs = (running: string): OutputMap => ({
+    appImageDigest: { value: running, secret: false },
+    deployedImages: { value: deployed, secret: false },
+  });
+  const EKS_ENV = {
+    PULUMI_BACKEND_URL: "s3://state?region=eu-west-1",
+    PULUMI_CONFIG_PASSPHRASE: "x",
+    AWS_PROFILE: "p",
+  };
+  const prod = (script: ConstructorParameters<typeof FakeStack>[0] = {}) => {
+    const stack = new FakeStack({ outputs: () => stackOutputs(digest("c")), ...script });
+    return { stack, h: harness({ env: EKS_ENV, stack, tools: { kind: null } }) };
+  };
+
+  it("pins the previous digest, runs the update, and says what changed", async () => {
+    const { stack, h } = prod();
+    assert.equal(await h.run(["rollback", "prod"]), EXIT.ok, h.err());
+    assert.deepEqual(stack.ops(), ["getConfig", "outputs", "setConfig", "up"]);
+    assert.deepEqual(stack.config.get(PIN), digest("b"));
+    assert.match(h.out(), new RegExp(`rollback prod: ${PIN} unset -> ${digest("b")}`));
+    assert.match(
+      h.out(),
+      new RegExp(`image ${digest("c")} -> ${digest("b")} \\(ecr/gitops-prod/demo-app:b2c3d4e-2\\)`),
+    );
+    assert.match(h.out(), /commit Pulumi\.prod\.yaml/);
+    assert.match(h.err(), /rollback prod: done/);
+  });
+
+  it("--to pins a given digest the stack deployed", async () => {
+    const { stack, h } = prod();
+    assert.equal(await h.run(["rollback", "prod", "--to", digest("a")]), EXIT.ok, h.err());
+    assert.equal(stack.config.get(PIN), digest("a"));
+    assert.ok(stack.ops().includes("up"));
+  });
+
+  it("refuses a digest the stack never deployed, changing nothing", async () => {
+    const { stack, h } = prod();
+    assert.equal(await h.run(["rollback", "prod", "--to", digest("f")]), EXIT.failed);
+    assert.match(h.err(), new RegExp(`refusing ${digest("f")}: stack "prod" never deployed it`));
+    assert.match(h.err(), /nothing was changed/);
+    assert.deepEqual(stack.ops(), ["getConfig", "outputs"]);
+    assert.equal(stack.config.size, 0);
+  });
+
+  it("refuses when there is no earlier image", async () => {
+    const stack = new FakeStack({
+      outputs: () => ({
+        appImageDigest: { value: digest("c"), secret: false },
+        deployedImages: { value: [deployed[2]], secret: false },
+      }),
+    });
+    const h = harness({ env: EKS_ENV, stack, tools: { kind: null } });
+    assert.equal(await h.run(["rollback", "prod"]), EXIT.failed);
+    assert.match(h.err(), /has no earlier image to go back to/);
+    assert.ok(!stack.ops().includes("up"));
+  });
+
+  it("the next ordinary deploy keeps the pin; --clear removes it and deploys", async () => {
+    const { stack, h } = prod();
+    assert.equal(await h.run(["rollback", "prod"]), EXIT.ok, h.err());
+    stack.calls = [];
+    assert.equal(await h.run(["up", "prod"]), EXIT.ok, h.err());
+    assert.deepEqual(stack.ops(), ["up"], "an ordinary up never touches the pin");
+    assert.equal(stack.config.get(PIN), digest("b"));
+    stack.calls = [];
+    assert.equal(await h.run(["rollback", "prod", "--clear"]), EXIT.ok, h.err());
+    assert.deepEqual(stack.ops(), ["getConfig", "outputs", "removeConfig", "up"]);
+    assert.equal(stack.config.has(PIN), false);
+    assert.match(h.out(), new RegExp(`${PIN} ${digest("b")} -> unset`));
+  });
+
+  it("--clear without a pin is refused", async () => {
+    const { stack, h } = prod();
+    assert.equal(await h.run(["rollback", "prod", "--clear"]), EXIT.failed);
+    assert.match(h.err(), /has no gitops-platform:appImagePin; nothing to clear/);
+    assert.ok(!stack.ops().includes("up"));
+  });
+
+  it("a failed update puts the pin back as it was", async () => {
+    const { stack, h } = prod({
+      up: () => {
+        throw new Error("code: 255\n stdout: \n stderr: error: update failed\n err?: \n");
+      },
+    });
+    stack.config.set(PIN, digest("a"));
+    assert.equal(await h.run(["rollback", "prod"]), EXIT.failed);
+    assert.equal(stack.config.get(PIN), digest("a"), "restored");
+    assert.deepEqual(stack.ops().slice(-1), ["setConfig"]);
+    assert.match(h.err(), /the pin is back as it was/);
+  });
+
+  it("bad rollback command lines exit 2 before anything runs", async () => {
+    for (const argv of [
+      ["rollback", "prod", "--to", "sha256:abc"],
+      ["rollback", "prod", "--to"],
+      ["rollback", "prod", "--to", digest("a"), "--clear"],
+      ["up", "prod", "--to", digest("a")],
+    ]) {
+      const { stack, h } = prod();
+      assert.equal(await h.run(argv), EXIT.usage, argv.join(" "));
+      assert.equal(stack.calls.length, 0);
+    }
+  });
+});
+
 /**
  * One AWS account and its EKS clusters as the Automation API boundary sees them: `up` runs the real
  * program under mocks (the resources it would create). Before any Kubernetes resource is applied the
@@ -792,6 +924,9 @@ class FakeEksAccount {
         refresh: unused,
         previewRefresh: unused,
         destroy: unused,
+        getConfig: unused,
+        setConfig: unused,
+        removeConfig: unused,
       }),
     };
   }

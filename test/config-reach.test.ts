@@ -311,6 +311,24 @@ const REACHES: Record<string, Entry> = {
     value: "12.11.2",
     acts: [`~ ${RELEASE} gitops-dev-monitoring-grafana version`],
   },
+  promoteFromStack: {
+    stack: "prod",
+    value: "acme/gitops-platform/staging",
+    acts: ["~ pulumi:pulumi:StackReference gitops-prod-app-promotion-source name"],
+  },
+  appImagePin: {
+    stack: "staging",
+    value: `sha256:${"0".repeat(64)}`,
+    acts: [
+      "- docker-build:index:Image gitops-staging-app-image",
+      "~ github:index/repositoryFile:RepositoryFile gitops-staging-gitops-image-file content",
+    ],
+  },
+  argoRolloutsChartVersion: {
+    stack: "dev",
+    value: "2.41.1",
+    acts: [`~ ${RELEASE} gitops-dev-argo-rollouts-release version`],
+  },
   veleroChartVersion: { stack: "dev", value: "12.1.1", acts: [`~ ${VELERO} version`] },
   externalSecretsChartVersion: {
     stack: "dev",

@@ -250,6 +250,28 @@ describe("config: validation", () => {
       expect: [/gitops-platform:veleroChartVersion/, /"latest"/],
     },
     {
+      title: "a pin that is not a digest",
+      stack: "prod",
+      set: { appImagePin: "sha256:abc" },
+      expect: [
+        /gitops-platform:appImagePin/,
+        /must be an image digest: sha256:<64 lowercase hex>/,
+        /"sha256:abc"/,
+      ],
+    },
+    {
+      title: "a stack promoting from itself",
+      stack: "prod",
+      set: { promoteFromStack: "organization/gitops-platform/prod" },
+      expect: [/gitops-platform:promoteFromStack/, /cannot promote from itself/],
+    },
+    {
+      title: "a promotion source that is not a stack name",
+      stack: "prod",
+      set: { promoteFromStack: "staging stack" },
+      expect: [/gitops-platform:promoteFromStack/, /must be a stack name/],
+    },
+    {
       title: "NodePort out of range",
       stack: "dev",
       set: { appNodePort: 8080 },

@@ -73,10 +73,12 @@ describe("GitOps with GitHub managed (staging, prod)", () => {
       };
       assert.match(values.image.digest, /^sha256:[a-f0-9]{64}$/);
       assert.match(values.image.tag, /^[0-9a-f]{12}$/);
+      // Prod promotes staging's digest (promoteFromStack): the message names the source env too.
+      const origin = stack === "prod" ? " promoted from staging" : "";
       assert.equal(
         file.inputs.commitMessage,
-        `deploy(${stack}): ${values.image.repository}:${values.image.tag}@${values.image.digest} ${IMAGE_COMMIT_MARKER}`,
-        "the message names the image and carries the marker",
+        `deploy(${stack}): ${values.image.repository}:${values.image.tag}@${values.image.digest}${origin} ${IMAGE_COMMIT_MARKER}`,
+        "the message names the image and carries the marker, last",
       );
     });
   }

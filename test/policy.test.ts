@@ -673,7 +673,8 @@ describe("policy: the rendered demo-app chart passes the same pod-security check
       const objects = parseAllDocuments(result.stdout).map(
         (d) => d.toJSON() as { kind?: string; spec?: unknown } | null,
       );
-      const deployments = objects.filter((o) => o?.kind === "Deployment");
+      // dev runs a Deployment, staging and prod an Argo Rollouts Rollout: the same pod rules hold.
+      const deployments = objects.filter((o) => o?.kind === (env === "dev" ? "Deployment" : "Rollout"));
       assert.equal(deployments.length, 1);
       const podSpec = (deployments[0]!.spec as { template: { spec: Record<string, unknown> } }).template.spec;
       assert.deepEqual(podSecurityViolations(podSpec), []);

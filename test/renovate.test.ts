@@ -4,6 +4,7 @@ import * as path from "node:path";
 import { parse } from "yaml";
 import { PROJECT_DIR, readProject } from "../automation/evaluate";
 import { ARGOCD_CHART } from "../components/addons/argocd";
+import { ARGO_ROLLOUTS_CHART } from "../components/addons/argo-rollouts";
 import { VELERO_CHART } from "../components/addons/backup";
 import { GRAFANA_CHART, KUBE_PROMETHEUS_STACK_CHART } from "../components/addons/monitoring";
 
@@ -153,7 +154,13 @@ describe("renovate: every pin is kept current", () => {
         ([, repo, chart]) => ({ repo: repo!, chart: chart! }),
       ),
     );
-    for (const known of [ARGOCD_CHART, KUBE_PROMETHEUS_STACK_CHART, GRAFANA_CHART, VELERO_CHART]) {
+    for (const known of [
+      ARGOCD_CHART,
+      KUBE_PROMETHEUS_STACK_CHART,
+      GRAFANA_CHART,
+      VELERO_CHART,
+      ARGO_ROLLOUTS_CHART,
+    ]) {
       assert.ok(
         sources.some((s) => s.repo === known.repo && s.chart === known.chart),
         known.chart,

@@ -305,6 +305,28 @@ describe("workflows", () => {
     });
   });
 
+  describe("gitops-diff.yml", () => {
+    it("renders base and head of pull requests touching gitops/ and keeps one comment", () => {
+      const wf = load("gitops-diff.yml");
+      assert.deepEqual(wf.on, { pull_request: { branches: ["main"], paths: ["gitops/**"] } });
+      assert.deepEqual(wf.permissions, { contents: "read", "pull-requests": "write" });
+      const all = steps(wf);
+      const checkout = all.find((s) => s.uses?.startsWith("actions/checkout@"));
+      assert.equal(checkout?.with?.["fetch-depth"], 0, "both revisions are in the clone");
+      const diff = all.find((s) => /npm run --silent render-diff --/.test(s.run ?? ""));
+      assert.ok(diff, "runs automation/render-diff.ts");
+      assert.match(diff.run!, /--base "\$BASE" --head "\$HEAD" --comment/);
+      assert.equal(diff.env?.BASE, "${{ github.event.pull_request.base.sha }}");
+      assert.equal(diff.env?.HEAD, "${{ github.event.pull_request.head.sha }}");
+      assert.equal(diff.env?.GITHUB_TOKEN, "${{ github.token }}");
+      assert.doesNotMatch(diff.run!, /\|\|\s*true|; *true/, "a render error fails the job");
+      assert.ok(
+        all.some((s) => /HELM_BIN=/.test(s.run ?? "")),
+        "the pinned helm, not whatever the runner has",
+      );
+    });
+  });
+
   describe("deploy.yml", () => {
     const wf = () => load("deploy.yml");
 
@@ -322,6 +344,31 @@ describe("workflows", () => {
           "write",
         );
       }
+    });
+
+    it("builds once: prod promotes the digest staging reports, and pushes no image of its own", () => {
+      const { jobs } = wf();
+      const staging = jobs.staging as Job & { outputs?: Record<string, string> };
+      const report = staging.steps?.find((s) => /npm run -s outputs -- staging/.test(s.run ?? "")) as
+        (Step & { id?: string }) | undefined;
+      assert.ok(report, "staging reads its outputs after the deploy");
+      assert.match(report.run ?? "", /appImage/);
+      assert.match(report.run ?? "", /digest=\$\{ref#\*@\}/, "the digest of the pushed reference");
+      assert.equal(staging.outputs?.digest, `\${{ steps.${report.id}.outputs.digest }}`);
+      const prodSteps = jobs.prod?.steps ?? [];
+      const up = prodSteps.find((s) => s.run === "npm run up -- prod");
+      assert.equal(up?.env?.PROMOTE_DIGEST, "${{ needs.staging.outputs.digest }}");
+      // The supply-chain steps run on what prod now runs, and that must be staging's digest.
+      const read = prodSteps.find((s) => /npm run -s outputs -- prod/.test(s.run ?? ""));
+      assert.equal(read?.env?.PROMOTE_DIGEST, "${{ needs.staging.outputs.digest }}");
+      assert.match(read?.run ?? "", /\[\[ "\$\{ref#\*@\}" == "\$PROMOTE_DIGEST" \]\] \|\| \{/);
+      const perms = jobs.prod?.permissions as Record<string, string>;
+      assert.equal(perms.packages, "read", "prod only reads staging's image from GHCR");
+      // skopeo reads GHCR with the job's own token, logged in before up.
+      const ghcr = prodSteps.findIndex((s) => /docker login ghcr\.io/.test(s.run ?? ""));
+      assert.ok(ghcr >= 0 && ghcr < prodSteps.indexOf(up!), "GHCR login before up");
+      assert.match(prodSteps[ghcr]!.run!, /^echo "\$GITHUB_TOKEN" \| docker login ghcr\.io/);
+      assert.doesNotMatch(source("deploy.yml"), /SRC_CREDS|DEST_CREDS/, "no registry credential in the env");
     });
 
     it("an image-file commit cannot start it: other branches, image-only pushes and the marker are all out", () => {
@@ -394,7 +441,7 @@ describe("workflows", () => {
     };
     const EXPECTED_PERMISSIONS: Record<string, Record<string, string>> = {
       staging: { contents: "read", "id-token": "write", packages: "write", attestations: "write" },
-      prod: { contents: "read", "id-token": "write", attestations: "write" },
+      prod: { contents: "read", "id-token": "write", packages: "read", attestations: "write" },
     };
 
     for (const stack of ["staging", "prod"]) {
@@ -407,7 +454,10 @@ describe("workflows", () => {
           return i;
         };
         const up = index((s) => s.run === `npm run up -- ${stack}`, "deploys");
-        const read = index((s) => /npm run -s outputs -- /.test(s.run ?? ""), "reads the pushed image");
+        const read = index(
+          (s) => /npm run -s outputs -- /.test(s.run ?? ""),
+          "reads the pushed or promoted image",
+        );
         assert.match(all[read]!.run!, new RegExp(`outputs -- ${stack} `));
         const scan = index(
           (s) => s.uses === SUPPLY_CHAIN_PINS.trivy && s.with?.["exit-code"] === "1",

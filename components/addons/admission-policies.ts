@@ -16,6 +16,8 @@ const POD_CARRIERS = [
     resources: ["deployments", "replicasets", "statefulsets", "daemonsets"],
   },
   { apiGroups: ["batch"], apiVersions: ["v1"], resources: ["jobs", "cronjobs"] },
+  // The app's workload in staging and prod (Argo Rollouts); its ReplicaSets and Pods are matched above.
+  { apiGroups: ["argoproj.io"], apiVersions: ["v1alpha1"], resources: ["rollouts"] },
 ].map((rule) => ({ ...rule, operations: ["CREATE", "UPDATE"] }));
 
 /** One validation of a ValidatingAdmissionPolicy. */

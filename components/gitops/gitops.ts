@@ -24,6 +24,9 @@ export const APP_RESOURCE_KINDS = [
   { group: "networking.k8s.io", kind: "Ingress" },
   { group: "monitoring.coreos.com", kind: "ServiceMonitor" },
   { group: "external-secrets.io", kind: "ExternalSecret" },
+  // Progressive delivery (Argo Rollouts): the workload in staging and prod, and its analysis.
+  { group: "argoproj.io", kind: "Rollout" },
+  { group: "argoproj.io", kind: "AnalysisTemplate" },
 ];
 
 /**
@@ -82,6 +85,11 @@ export interface GitOpsArgs {
   imagePullCredentials?: { registry: string; username: pulumi.Input<string>; password: pulumi.Input<string> };
   /** The app image; committed to gitops/envs/<env>/image.yaml through `writer`, on `imageBranch`. */
   image: { repository: pulumi.Input<string>; tag: pulumi.Input<string>; digest: pulumi.Input<string> };
+  /**
+   * Where the image came from when this stack did not build it, named in the image commit's message
+   * before the marker, e.g. `promoted from staging`. Default: none (built by this stack).
+   */
+  imageOrigin?: string;
   /**
    * Writes the image file (and `pushTree`) to the repository: GitHub's API or the local git server.
    * Omit where nothing may write (a fork read anonymously): Argo CD then deploys the image the
@@ -253,7 +261,7 @@ export class GitOps extends pulumi.ComponentResource {
           {
             branch: imageBranchName,
             createFrom: args.revision,
-            message: pulumi.interpolate`deploy(${args.environment}): ${args.image.repository}:${args.image.tag}@${args.image.digest} ${IMAGE_COMMIT_MARKER}`,
+            message: imageCommitMessage(args.environment, args.image, args.imageOrigin),
             change: { file: this.imageFile, content: imageValuesFile(args.image, imagePullSecrets) },
           },
           { parent: this, dependsOn: commits.slice() },
@@ -411,4 +419,17 @@ export function imageValuesFile(
     };
     return `# Written by Pulumi (gitops-platform) on every deploy; do not edit by hand.\n${stringify(values)}`;
   });
+}
+
+/**
+ * The image commit's message: `deploy(<env>): <repository>:<tag>@<digest>`, then where the image came
+ * from when this stack did not build it (`promoted from staging`), the marker last.
+ */
+export function imageCommitMessage(
+  environment: string,
+  image: GitOpsArgs["image"],
+  origin?: string,
+): pulumi.Output<string> {
+  const note = origin ? ` ${origin}` : "";
+  return pulumi.interpolate`deploy(${environment}): ${image.repository}:${image.tag}@${image.digest}${note} ${IMAGE_COMMIT_MARKER}`;
 }

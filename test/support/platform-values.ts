@@ -39,3 +39,26 @@ export async function platformValuesFile(stack: string): Promise<string | undefi
   fs.writeFileSync(file, JSON.stringify(values));
   return file;
 }
+
+/**
+ * `helm template` arguments of the demo-app chart of `env` as Argo CD renders it: the env values, the
+ * image file (default the committed one) and the platform's values.
+ */
+export async function demoAppTemplateArgs(
+  env: string,
+  imageFile = `gitops/envs/${env}/image.yaml`,
+): Promise<string[]> {
+  const platform = await platformValuesFile(env);
+  return [
+    "template",
+    "demo-app",
+    "gitops/charts/demo-app",
+    "--namespace",
+    "demo-app",
+    "-f",
+    `gitops/envs/${env}/values.yaml`,
+    "-f",
+    imageFile,
+    ...(platform ? ["-f", platform] : []),
+  ];
+}
