@@ -7,7 +7,9 @@
  *   --seconds N      BENCH_SECONDS      measured seconds per target and route (default 5)
  *   --connections N  BENCH_CONNECTIONS  concurrent connections (default 50)
  *   --warmup N       BENCH_WARMUP       unmeasured seconds per target and route first (default 1)
- * The default run is 4 x (1 + 5) s, about 25 s.
+ *   --tracing        BENCH_TRACING=1    also the app with OpenTelemetry tracing on (default sampling), exporting
+ *                                       to an OTLP sink in this process; reports its ratio to the app without
+ * The default run is 4 x (1 + 5) s, about 25 s (6 x with --tracing).
  *
  * The measured seconds are 1-second rounds alternating app and bare, so a change in the machine's load
  * hits both alike. Reported: req/s over all rounds, the median of the rounds' p50 and p99, and the lowest
@@ -17,12 +19,12 @@
  * generator does not compete with the server for its core. Exits non-zero on errors (a server that fails to
  * start, socket errors, timeouts or non-2xx answers), never on the ratio.
  */
-import { fork } from "node:child_process";
+import { fork, type ChildProcess } from "node:child_process";
 import * as http from "node:http";
 import type { AddressInfo } from "node:net";
 import autocannon from "autocannon";
 import { loadConfig } from "../app/src/config";
-import { buildServer } from "../app/src/server";
+import { startTracing } from "../app/src/tracing";
 
 const ROUTES = ["/healthz", "/"] as const;
 
@@ -73,7 +75,11 @@ const rps = (rounds: Round[]) =>
 async function serve(): Promise<void> {
   // The parent going away (finished, failed or killed) ends this process too.
   process.on("disconnect", () => process.exit(0));
-  const app = buildServer(loadConfig({ LOG_LEVEL: "error", APP_ENV: "dev" })).app;
+  const config = loadConfig({ LOG_LEVEL: "error", APP_ENV: "dev" });
+  // With OTEL_EXPORTER_OTLP_ENDPOINT set (the --tracing server), tracing starts before the server loads.
+  startTracing(config);
+  const { buildServer } = await import("../app/src/server");
+  const app = buildServer(config).app;
   const appBase = await app.listen({ port: 0, host: "127.0.0.1" });
 
   // The same bodies and content types as the app's, with no framework around them.
@@ -104,17 +110,29 @@ async function main(): Promise<void> {
     seconds: option("seconds", "BENCH_SECONDS", 5, 1, 600),
     connections: option("connections", "BENCH_CONNECTIONS", 50, 1, 10000),
     warmup: option("warmup", "BENCH_WARMUP", 1, 0, 60),
+    tracing: process.argv.includes("--tracing") || process.env.BENCH_TRACING === "1",
   };
-  const child = fork(__filename, ["--serve"], { execArgv: ["--import", "tsx"] });
-  try {
-    const { appBase, bareBase } = await new Promise<Bases>((resolve, reject) => {
+  const sink = opts.tracing ? await otlpSink() : undefined;
+  const servers = (env: NodeJS.ProcessEnv) => {
+    const child = fork(__filename, ["--serve"], { execArgv: ["--import", "tsx"], env });
+    children.push(child);
+    return new Promise<Bases>((resolve, reject) => {
       child.once("message", (m) => resolve(m as Bases));
       child.once("exit", (code) => reject(new Error(`the server process exited (${code}) before listening`)));
     });
+  };
+  const children: ChildProcess[] = [];
+  try {
+    const { OTEL_EXPORTER_OTLP_ENDPOINT: _unset, ...untraced } = process.env;
+    const { appBase, bareBase } = await servers(untraced);
     const targets = [
       { name: "app (fastify)", base: appBase },
       { name: "bare node:http", base: bareBase },
     ];
+    if (sink) {
+      const traced = await servers({ ...untraced, OTEL_EXPORTER_OTLP_ENDPOINT: sink.url });
+      targets.splice(1, 0, { name: TRACED, base: traced.appBase });
+    }
     const rounds = new Map<string, Round[]>();
     for (const route of ROUTES) {
       for (const t of targets) {
@@ -134,7 +152,7 @@ async function main(): Promise<void> {
     );
     const row = (cells: string[]) =>
       console.log(
-        [cells[0]!.padEnd(15), cells[1]!.padEnd(8), ...cells.slice(2).map((c) => c.padStart(8))].join("  "),
+        [cells[0]!.padEnd(17), cells[1]!.padEnd(8), ...cells.slice(2).map((c) => c.padStart(8))].join("  "),
       );
     row(["target", "route", "req/s", "p50 ms", "p99 ms", "errors"]);
     let errors = 0;
@@ -157,13 +175,53 @@ async function main(): Promise<void> {
           `  (rounds ${Math.min(...perRound).toFixed(2)}-${Math.max(...perRound).toFixed(2)})`,
       );
     }
+    if (sink) {
+      for (const route of ROUTES) {
+        const app = rounds.get(`app (fastify) ${route}`)!;
+        const traced = rounds.get(`${TRACED} ${route}`)!;
+        const perRound = traced.map((r, i) => rps([r]) / rps([app[i]!]));
+        console.log(
+          `ratio traced/app req/s ${route.padEnd(8)}  ${(rps(traced) / rps(app)).toFixed(2)}` +
+            `  (rounds ${Math.min(...perRound).toFixed(2)}-${Math.max(...perRound).toFixed(2)})`,
+        );
+      }
+      console.log(`OTLP sink: ${sink.received()} (${TRACED}: default sampling)`);
+    }
     if (errors > 0) {
       console.error(`\n${errors} errors (socket errors, timeouts or non-2xx answers)`);
       process.exitCode = 1;
     }
   } finally {
-    child.kill();
+    for (const child of children) child.kill();
+    sink?.close();
   }
+}
+
+const TRACED = "app + tracing";
+
+/**
+ * An OTLP/HTTP endpoint that drops what it is sent, counting requests and bytes only: it shares this
+ * process with the load generator, so it must not parse.
+ */
+async function otlpSink() {
+  let exports = 0;
+  let bytes = 0;
+  const server = http.createServer((req, res) => {
+    req.on("data", (chunk: Buffer) => (bytes += chunk.length));
+    req.on("end", () => {
+      exports++;
+      res.writeHead(200, { "content-type": "application/json" }).end("{}");
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    received: () => `${exports} export requests, ${Math.round(bytes / 1024)} KiB`,
+    close: () => {
+      server.closeAllConnections();
+      server.close();
+    },
+  };
 }
 
 (process.argv.includes("--serve") ? serve() : main()).catch((err: unknown) => {
