@@ -8,6 +8,9 @@ import { GitOps } from "./components/gitops/gitops";
 import type { Exposure } from "./components/addons/helm-release";
 import { createAppImage } from "./components/image/image-registry";
 import { Monitoring } from "./components/addons/monitoring";
+import { platformRuleGroups } from "./components/addons/alert-rules";
+import { createLogs, LOG_LINES_METRIC } from "./components/addons/logs";
+import { createTraces } from "./components/addons/traces";
 
 /**
  * gitops-platform: one program from laptop to production.
@@ -16,7 +19,8 @@ import { Monitoring } from "./components/addons/monitoring";
  *   2. cluster    kind (dev) or EKS (staging, prod), and the one Kubernetes provider
  *   3. image      the app built and pushed, pinned by digest
  *   4. add-ons    in parallel once the cluster is up: Monitoring (kube-prometheus-stack + Grafana),
- *                 Argo CD and Backup (Velero); only their ServiceMonitors wait for the Prometheus CRDs
+ *                 Argo CD, Backup (Velero), Logs (Loki + Alloy) and Traces (Tempo); only their
+ *                 ServiceMonitors wait for the Prometheus CRDs
  *   5. GitHub     Actions environment, variables and OIDC role (when githubEnabled)
  *   6. GitOps     repository, AppProject and root Application; the image reference committed to git
  */
@@ -33,12 +37,18 @@ export = async () => {
     // The component waits for every resource of the cluster: nodes, storage driver, registry.
     dependsOn: [cluster as unknown as pulumi.Resource],
   };
+  const storageClass = kind ? "standard" : "gp2";
   const monitoring = new Monitoring(`${config.cluster.name}-monitoring`, {
     ...addonOptions,
+    alertRules: platformRuleGroups({
+      slo: config.slo,
+      appNamespaces: config.gitops.appNamespaces,
+      logLinesMetric: LOG_LINES_METRIC,
+    }),
     chartVersions: { kubePrometheusStack: config.charts.kubePrometheusStack, grafana: config.charts.grafana },
     retention: config.addons.prometheus.retention,
     storageGiB: config.addons.prometheus.storageGiB,
-    storageClass: kind ? "standard" : "gp2",
+    storageClass,
     // kind nodes are containers: the host's / is not a shared mount there.
     hostRootFsMount: !kind,
     grafanaExposure: exposure(kind?.ports.grafana),
@@ -60,6 +70,18 @@ export = async () => {
   const backup = await createBackup(config, cluster, {
     ...addonOptions,
     monitoringCrds: monitoring.prometheusStack,
+  });
+
+  const logs = await createLogs(config, cluster, {
+    ...addonOptions,
+    storageClass,
+    grafanaNamespace: monitoring.namespace,
+    monitoringCrds: monitoring.prometheusStack,
+  });
+  const traces = await createTraces(config, cluster, {
+    ...addonOptions,
+    storageClass,
+    grafanaNamespace: monitoring.namespace,
   });
 
   const gitHub = await createGitHubResources(config, cluster);
@@ -110,6 +132,10 @@ export = async () => {
     grafanaAdminPassword: monitoring.grafanaAdminPassword,
     prometheusUrl: monitoring.prometheusUrl,
     backupBucket: backup.bucket,
+    lokiUrl: logs.lokiUrl,
+    logsBucket: logs.bucket,
+    tempoOtlpUrl: traces.otlpHttpUrl,
+    tracesBucket: traces.bucket,
     ...(gitHub?.actionsRoleArn ? { githubActionsRoleArn: gitHub.actionsRoleArn } : {}),
   };
 };

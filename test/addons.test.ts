@@ -9,12 +9,14 @@ import {
   resolveStackConfig,
   type Evaluation,
 } from "../automation/evaluate";
-import { ALERT_RULE_GROUPS } from "../components/addons/alert-rules";
+import { ALERT_RULE_GROUPS, type AlertRule } from "../components/addons/alert-rules";
 import { ARGOCD_CHART } from "../components/addons/argocd";
 import { VELERO_AWS_PLUGIN_IMAGE, VELERO_CHART } from "../components/addons/backup";
 import { CONFIG_NAMESPACE, ConfigError, parsePlatformConfig } from "../components/config";
 import { pinnedRelease } from "../components/addons/helm-release";
 import { dashboardFiles, GRAFANA_CHART, KUBE_PROMETHEUS_STACK_CHART } from "../components/addons/monitoring";
+import { ALLOY_CHART, LOG_LINES_METRIC, LOKI_CHART } from "../components/addons/logs";
+import { TEMPO_CHART } from "../components/addons/traces";
 import { evaluated, resourcesOf, type Resource } from "./support/stacks";
 
 type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
@@ -73,19 +75,40 @@ const RELEASES = [
     versionKey: "veleroChartVersion",
     namespace: "velero",
   },
+  {
+    suffix: "-logs-loki",
+    releaseName: "loki",
+    source: LOKI_CHART,
+    versionKey: "lokiChartVersion",
+    namespace: "loki",
+  },
+  {
+    suffix: "-logs-alloy",
+    releaseName: "alloy",
+    source: ALLOY_CHART,
+    versionKey: "alloyChartVersion",
+    namespace: "alloy",
+  },
+  {
+    suffix: "-traces-release",
+    releaseName: "tempo",
+    source: TEMPO_CHART,
+    versionKey: "tempoChartVersion",
+    namespace: "tempo",
+  },
 ];
 
 describe("add-ons: pinned Helm releases", () => {
   it("pins the charts in Pulumi.yaml to exact, verified versions", () => {
     assert.deepEqual(
       RELEASES.map((r) => pinned(r.versionKey)),
-      ["10.1.1", "88.5.3", "12.11.1", "12.1.0"],
+      ["10.1.1", "88.5.3", "12.11.1", "12.1.0", "18.11.0", "1.11.1", "2.2.4"],
     );
   });
 
   for (const stack of STACKS) {
     it(`${stack}: each release has its chart, repository, exact version and namespace, atomic and awaited`, () => {
-      assert.equal(all(stack, RELEASE).length, RELEASES.length, "exactly the four add-on releases");
+      assert.equal(all(stack, RELEASE).length, RELEASES.length, "exactly the add-on releases");
       for (const r of RELEASES) {
         const { inputs } = release(stack, r.suffix);
         assert.equal(inputs.chart, r.source.chart);
@@ -103,7 +126,15 @@ describe("add-ons: pinned Helm releases", () => {
     });
 
     it(`${stack}: namespaces carry Pod Security labels fitting their add-on`, () => {
-      const expected = { argocd: "baseline", monitoring: "privileged", velero: "baseline" };
+      // alloy: its DaemonSet mounts the node's /var/log (hostPath), which baseline forbids.
+      const expected = {
+        argocd: "baseline",
+        monitoring: "privileged",
+        velero: "baseline",
+        loki: "baseline",
+        alloy: "privileged",
+        tempo: "baseline",
+      };
       for (const [ns, level] of Object.entries(expected)) {
         const found = all(stack, "kubernetes:core/v1:Namespace").filter((n) => n.inputs.metadata.name === ns);
         assert.equal(found.length, 1, `one namespace ${ns}`);
@@ -130,6 +161,9 @@ describe("add-ons: pinned Helm releases", () => {
         "kube-prometheus-stack": [],
         grafana: [],
         velero: ["kube-prometheus-stack"],
+        loki: [],
+        alloy: ["kube-prometheus-stack"],
+        tempo: [],
       });
       // ...and all of them wait for the cluster: its provider and, explicitly, its resources.
       const clusterChild = evaluations
@@ -508,17 +542,29 @@ describe("add-ons: alert rules", () => {
     );
 
   for (const stack of STACKS) {
-    it(`${stack}: every platform alert reaches Prometheus`, () => {
+    it(`${stack}: every platform alert reaches Prometheus, with the SLO and error-log rules`, () => {
+      const alerts = rules(stack)
+        .map((r) => r.alert)
+        .filter(Boolean);
       assert.deepEqual(
-        rules(stack).map((r) => r.alert),
-        ALERT_RULE_GROUPS.flatMap((g) => g.rules.map((r) => r.alert)),
+        alerts.slice(0, 7),
+        ALERT_RULE_GROUPS.flatMap((g) => g.rules.map((r) => (r as AlertRule).alert)),
       );
+      assert.deepEqual(alerts.slice(7), [
+        "DemoAppErrorBudgetBurnFast",
+        "DemoAppErrorBudgetBurnSlow",
+        "DemoAppLatencyBudgetBurnFast",
+        "DemoAppLatencyBudgetBurnSlow",
+        "DemoAppErrorRateAboveTarget",
+        "DemoAppErrorLogs",
+      ]);
+      assert.equal(rules(stack).filter((r) => r.record).length, 8, "two SLIs over four windows");
     });
   }
 
   it("covers app down, app 5xx ratio, Argo CD degraded or out of sync, and Velero failures", () => {
     const byExpr = (pattern: RegExp) => {
-      const found = rules("dev").filter((r) => pattern.test(r.expr));
+      const found = rules("dev").filter((r) => r.alert && pattern.test(r.expr));
       assert.equal(found.length, 1, `one rule matching ${pattern}`);
       return found[0]!;
     };
@@ -535,10 +581,34 @@ describe("add-ons: alert rules", () => {
     byExpr(/^time\(\) - velero_backup_last_successful_timestamp\{schedule!=""\} > 25 \* 3600$/);
   });
 
+  it("SLO targets come from config: burn thresholds are multiples of the error budgets", () => {
+    const byName = (alert: string) => rules("dev").find((r) => r.alert === alert)!;
+    assert.equal(
+      byName("DemoAppErrorBudgetBurnFast").expr,
+      "demo_app:sli_errors:ratio_rate1h > 0.0144 and demo_app:sli_errors:ratio_rate5m > 0.0144",
+    );
+    assert.equal(
+      byName("DemoAppErrorBudgetBurnSlow").expr,
+      "demo_app:sli_errors:ratio_rate6h > 0.006 and demo_app:sli_errors:ratio_rate30m > 0.006",
+    );
+    assert.equal(
+      byName("DemoAppLatencyBudgetBurnFast").expr,
+      "demo_app:sli_slow_requests:ratio_rate1h > 0.72 and demo_app:sli_slow_requests:ratio_rate5m > 0.72",
+    );
+    assert.equal(byName("DemoAppErrorRateAboveTarget").expr, "demo_app:sli_errors:ratio_rate5m > 0.01");
+    const slow5m = rules("dev").find((r) => r.record === "demo_app:sli_slow_requests:ratio_rate5m")!;
+    assert.match(slow5m.expr, /le="0\.5"/);
+  });
+
   it("queries only metrics that exist", () => {
-    const known = [...APP_METRICS, ...ARGOCD_METRICS, ...VELERO_METRICS, "up"];
+    const recorded = rules("dev")
+      .filter((r) => r.record)
+      .map((r) => r.record as string);
+    const known = [...APP_METRICS, ...ARGOCD_METRICS, ...VELERO_METRICS, "up", LOG_LINES_METRIC, ...recorded];
     for (const rule of rules("dev")) {
-      for (const name of metricNames(rule.expr)) assert.ok(known.includes(name), `${rule.alert}: ${name}`);
+      for (const name of metricNames(rule.expr))
+        assert.ok(known.includes(name), `${rule.alert ?? rule.record}: ${name}`);
+      if (rule.record) continue;
       assert.ok(["critical", "warning"].includes(rule.labels.severity));
       assert.ok(rule.annotations.summary && rule.annotations.description);
     }
@@ -631,41 +701,51 @@ describe("add-ons: Backup (Velero)", () => {
       assert.equal(evaluations.get(stack)!.outputs.backupBucket, bucket.name);
     });
 
-    it(`${stack} (EKS): the bucket is encrypted, versioned, private, TLS-only and expires old objects`, () => {
-      const bucket = only(stack, "aws:s3/bucket:Bucket", "-backup-storage-bucket");
-      assert.equal(bucket.inputs.bucketPrefix, `gitops-${stack}-velero-`);
-      assert.equal(bucket.inputs.forceDestroy, false);
-      const of = (type: string) => {
-        const r = only(stack, type);
-        assert.equal(r.inputs.bucket, bucket.name, `${type} is on the backup bucket`);
-        return r.inputs;
-      };
-      const sse = of(
-        "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
-      );
-      assert.equal(sse.rules[0].applyServerSideEncryptionByDefault.sseAlgorithm, "AES256");
-      assert.equal(of("aws:s3/bucketVersioning:BucketVersioning").versioningConfiguration.status, "Enabled");
-      const block = of("aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock");
-      for (const flag of [
-        "blockPublicAcls",
-        "blockPublicPolicy",
-        "ignorePublicAcls",
-        "restrictPublicBuckets",
-      ]) {
-        assert.equal(block[flag], true, flag);
-      }
-      const lifecycle = of("aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration").rules as Obj[];
-      const retentionDays = { staging: 14, prod: 30 }[stack];
-      assert.ok(lifecycle.every((r) => r.status === "Enabled"));
-      assert.equal(lifecycle.find((r) => r.expiration)!.expiration.days, retentionDays + 7);
-      assert.equal(
-        lifecycle.find((r) => r.noncurrentVersionExpiration)!.noncurrentVersionExpiration.noncurrentDays,
-        7,
-      );
-      const policy = JSON.parse(of("aws:s3/bucketPolicy:BucketPolicy").policy);
-      assert.deepEqual(policy.Statement[0].Condition, { Bool: { "aws:SecureTransport": "false" } });
-      assert.equal(policy.Statement[0].Effect, "Deny");
-    });
+    // One helper makes every add-on's bucket: Velero's, Loki's and Tempo's.
+    const storages = [
+      { component: "backup", prefix: "velero", retentionDays: { staging: 14, prod: 30 }[stack] },
+      { component: "logs", prefix: "loki", retentionDays: 7 },
+      { component: "traces", prefix: "tempo", retentionDays: 3 },
+    ];
+    for (const { component, prefix, retentionDays } of storages)
+      it(`${stack} (EKS): the ${prefix} bucket is encrypted, versioned, private, TLS-only and expires old objects`, () => {
+        const bucket = only(stack, "aws:s3/bucket:Bucket", `-${component}-storage-bucket`);
+        assert.equal(bucket.inputs.bucketPrefix, `gitops-${stack}-${prefix}-`);
+        assert.equal(bucket.inputs.forceDestroy, false);
+        const of = (type: string) => {
+          const r = all(stack, type).filter((x) => x.inputs.bucket === bucket.name);
+          assert.equal(r.length, 1, `one ${type} on the ${prefix} bucket`);
+          return r[0]!.inputs;
+        };
+        const sse = of(
+          "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
+        );
+        assert.equal(sse.rules[0].applyServerSideEncryptionByDefault.sseAlgorithm, "AES256");
+        assert.equal(
+          of("aws:s3/bucketVersioning:BucketVersioning").versioningConfiguration.status,
+          "Enabled",
+        );
+        const block = of("aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock");
+        for (const flag of [
+          "blockPublicAcls",
+          "blockPublicPolicy",
+          "ignorePublicAcls",
+          "restrictPublicBuckets",
+        ]) {
+          assert.equal(block[flag], true, flag);
+        }
+        const lifecycle = of("aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration")
+          .rules as Obj[];
+        assert.ok(lifecycle.every((r) => r.status === "Enabled"));
+        assert.equal(lifecycle.find((r) => r.expiration)!.expiration.days, retentionDays + 7);
+        assert.equal(
+          lifecycle.find((r) => r.noncurrentVersionExpiration)!.noncurrentVersionExpiration.noncurrentDays,
+          7,
+        );
+        const policy = JSON.parse(of("aws:s3/bucketPolicy:BucketPolicy").policy);
+        assert.deepEqual(policy.Statement[0].Condition, { Bool: { "aws:SecureTransport": "false" } });
+        assert.equal(policy.Statement[0].Effect, "Deny");
+      });
 
     it(`${stack} (EKS): only velero/velero-server may assume the role, which reaches only that bucket`, () => {
       const role = only(stack, "aws:iam/role:Role", "-backup-storage-role");
@@ -738,9 +818,44 @@ describe("add-ons: configuration", () => {
       argocdHighAvailability: false,
       prometheus: { retention: "7d", storageGiB: 10 },
       backup: { schedule: "0 2 * * *", retentionDays: 7 },
+      logs: { retentionDays: 7 },
+      traces: { retentionDays: 3 },
     });
     assert.equal(read("prod").argocdHighAvailability, true);
     assert.equal(read("prod").backup.retentionDays, 30);
+  });
+
+  it("reads the SLO targets, as ratios, with the seed's values as defaults", () => {
+    const slo = parsePlatformConfig(raw(), { project: "p", stack: "dev" }).slo;
+    assert.deepEqual(slo, {
+      availability: 0.999,
+      latency: { thresholdSeconds: 0.5, ratio: 0.95 },
+      maxErrorRatio: 0.01,
+    });
+    const strict = parsePlatformConfig(
+      raw({
+        "gitops-platform:sloAvailabilityPercent": "99.95",
+        "gitops-platform:sloLatencyThresholdMs": 250,
+      }),
+      { project: "p", stack: "dev" },
+    ).slo;
+    assert.equal(strict.availability, 0.9995);
+    assert.equal(strict.latency.thresholdSeconds, 0.25);
+  });
+
+  it("rejects bad SLO targets, naming key, value and what is allowed", () => {
+    assert.deepEqual(problems({ "gitops-platform:sloAvailabilityPercent": "100" }), [
+      'gitops-platform:sloAvailabilityPercent: must be a percentage from 90 to 99.999 (got "100")',
+    ]);
+    assert.deepEqual(problems({ "gitops-platform:sloAvailabilityPercent": "99,9" }), [
+      'gitops-platform:sloAvailabilityPercent: must be a percentage from 90 to 99.999, as a decimal number (got "99,9")',
+    ]);
+    assert.deepEqual(problems({ "gitops-platform:sloLatencyThresholdMs": 300 }), [
+      'gitops-platform:sloLatencyThresholdMs: must be a bucket of the app\'s duration histogram: 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000 (ms) (got "300")',
+    ]);
+    assert.deepEqual(problems({ "gitops-platform:sloErrorRatePercent": "0" }), [
+      'gitops-platform:sloErrorRatePercent: must be a percentage from 0.01 to 50 (got "0")',
+    ]);
   });
 
   it("rejects bad add-on values, naming key, value and what is allowed", () => {
@@ -749,6 +864,12 @@ describe("add-ons: configuration", () => {
     ]);
     assert.deepEqual(problems({ "gitops-platform:backupSchedule": "daily" }), [
       'gitops-platform:backupSchedule: must be a five-field cron schedule (minute hour day-of-month month day-of-week), e.g. "0 2 * * *" (got "daily")',
+    ]);
+    assert.deepEqual(problems({ "gitops-platform:logRetentionDays": 400 }), [
+      'gitops-platform:logRetentionDays: must be 1-365 days (got "400")',
+    ]);
+    assert.deepEqual(problems({ "gitops-platform:traceRetentionDays": 0 }), [
+      'gitops-platform:traceRetentionDays: must be 1-90 days (got "0")',
     ]);
     assert.deepEqual(problems({ "gitops-platform:backupRetentionDays": 0 }), [
       'gitops-platform:backupRetentionDays: must be 1-365 days (got "0")',
@@ -778,6 +899,6 @@ describe("add-ons: the dev stack stays free of AWS code", () => {
     const tsx = path.join(PROJECT_DIR, "node_modules", ".bin", "tsx");
     const run = spawnSync(tsx, ["-e", script], { cwd: PROJECT_DIR, encoding: "utf8" });
     assert.equal(run.status, 0, run.stderr);
-    assert.deepEqual(JSON.parse(run.stdout.trim().split("\n").pop()!), { releases: 4, aws: [] });
+    assert.deepEqual(JSON.parse(run.stdout.trim().split("\n").pop()!), { releases: 7, aws: [] });
   });
 });

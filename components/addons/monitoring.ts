@@ -33,6 +33,8 @@ export const DASHBOARDS_DIR = path.resolve(__dirname, "..", "..", "dashboards");
 /** Labels Grafana's sidecars watch for (the charts' defaults, set explicitly on both sides). */
 export const DASHBOARD_LABEL = { name: "grafana_dashboard", value: "1" };
 export const DATASOURCE_LABEL = { name: "grafana_datasource", value: "1" };
+/** Uids of the provisioned datasources, which dashboards and cross-links name. */
+export const DATASOURCE_UIDS = { prometheus: "prometheus", loki: "loki", tempo: "tempo" } as const;
 
 /** Arguments of {@link Monitoring}. */
 export interface MonitoringArgs {
@@ -222,6 +224,47 @@ export class Monitoring extends pulumi.ComponentResource {
   }
 }
 
+/** A Grafana datasource as its provisioning file declares it. */
+export interface GrafanaDatasource {
+  name: string;
+  type: string;
+  uid: string;
+  url: string;
+  access: "proxy";
+  jsonData?: Record<string, unknown>;
+}
+
+/**
+ * A datasource for Grafana's sidecar: a ConfigMap with the sidecar's label in Grafana's namespace, holding a
+ * provisioning file (`$` is written `$$`: Grafana expands environment variables in provisioning files).
+ */
+export function grafanaDatasource(
+  resourceName: string,
+  args: {
+    datasource: GrafanaDatasource;
+    grafanaNamespace: pulumi.Input<string>;
+    provider: k8s.Provider;
+    parent: pulumi.Resource;
+  },
+): k8s.core.v1.ConfigMap {
+  const file = JSON.stringify({ apiVersion: 1, datasources: [args.datasource] }, null, 2).replace(
+    /\$/g,
+    "$$$$",
+  );
+  return new k8s.core.v1.ConfigMap(
+    resourceName,
+    {
+      metadata: {
+        name: `datasource-${args.datasource.uid}`,
+        namespace: args.grafanaNamespace,
+        labels: { [DATASOURCE_LABEL.name]: DATASOURCE_LABEL.value },
+      },
+      data: { [`${args.datasource.uid}.yaml`]: file },
+    },
+    { parent: args.parent, provider: args.provider },
+  );
+}
+
 /** The dashboard files Grafana loads. */
 export function dashboardFiles(): string[] {
   return fs
@@ -258,7 +301,7 @@ export function kubePrometheusStackValues(
           defaultDatasourceEnabled: true,
           isDefaultDatasource: true,
           // The platform's dashboards select this uid.
-          uid: "prometheus",
+          uid: DATASOURCE_UIDS.prometheus,
           url: settings.prometheusUrl,
         },
       },
