@@ -6,7 +6,8 @@ import { loadPlatformConfig } from "./components/config";
 import { createGitHubResources } from "./components/github/github-wiring";
 import { GitOps } from "./components/gitops/gitops";
 import type { Exposure } from "./components/addons/helm-release";
-import { createAppImage } from "./components/image/image-registry";
+import { APP_DIR, createAppImage } from "./components/image/image-registry";
+import { commitTime } from "./components/image/image-tag";
 import { Monitoring } from "./components/addons/monitoring";
 import { platformRuleGroups } from "./components/addons/alert-rules";
 import { createLogs, LOG_LINES_METRIC } from "./components/addons/logs";
@@ -101,7 +102,12 @@ export = async () => {
             webhookSecret: argocd.webhookSecret,
           }
         : undefined,
-      image: { repository: appImage.repository, tag: appImage.tag, digest: appImage.digest },
+      image: {
+        repository: appImage.repository,
+        tag: appImage.tag,
+        digest: appImage.digest,
+        commitTime: commitTime(APP_DIR),
+      },
       clusterFacts: {
         cluster_name: cluster.clusterName,
         cluster_provider: config.cluster.provider,

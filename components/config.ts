@@ -62,12 +62,18 @@ const list = <T extends z.ZodType>(item: T) =>
 const decimal = (min: number, max: number, what: string) =>
   z
     .string()
-    .regex(/^\d+(\.\d+)?$/, { error: `must be ${what} from ${min} to ${max}, as a decimal number`, abort: true })
+    .regex(/^\d+(\.\d+)?$/, {
+      error: `must be ${what} from ${min} to ${max}, as a decimal number`,
+      abort: true,
+    })
     .refine((v) => Number(v) >= min && Number(v) <= max, { error: `must be ${what} from ${min} to ${max}` })
     .transform(Number);
 const days = (max: number) =>
   integer().pipe(
-    z.number().min(1, { error: `must be 1-${max} days` }).max(max, { error: `must be 1-${max} days` }),
+    z
+      .number()
+      .min(1, { error: `must be 1-${max} days` })
+      .max(max, { error: `must be 1-${max} days` }),
   );
 
 const chartVersion = (chart: string) =>
@@ -189,10 +195,9 @@ export const rawConfigSchema = z.strictObject({
   logRetentionDays: days(365),
   traceRetentionDays: days(90),
   sloAvailabilityPercent: decimal(90, 99.999, "a percentage"),
-  sloLatencyThresholdMs: integer().refine(
-    (v) => (APP_LATENCY_BUCKETS_MS as readonly number[]).includes(v),
-    { error: `must be a bucket of the app's duration histogram: ${APP_LATENCY_BUCKETS_MS.join(", ")} (ms)` },
-  ),
+  sloLatencyThresholdMs: integer().refine((v) => (APP_LATENCY_BUCKETS_MS as readonly number[]).includes(v), {
+    error: `must be a bucket of the app's duration histogram: ${APP_LATENCY_BUCKETS_MS.join(", ")} (ms)`,
+  }),
   sloLatencyPercent: decimal(50, 99.99, "a percentage"),
   sloErrorRatePercent: decimal(0.01, 50, "a percentage"),
 });

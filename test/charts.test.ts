@@ -387,6 +387,8 @@ describe("gitops/ charts with a real helm", function () {
           LOG_LEVEL: values.app.logLevel,
           SHUTDOWN_TIMEOUT_MS: String(values.app.shutdownTimeoutMs),
           DRAIN_DELAY_MS: String(values.app.drainDelayMs),
+          OTEL_EXPORTER_OTLP_ENDPOINT: "http://tempo.tempo.svc:4318",
+          OTEL_TRACES_SAMPLER_ARG: env === "dev" ? "1" : "0.1",
         });
         assert.equal(container.image, `${image.repository}:${image.tag}`);
       });
@@ -453,7 +455,7 @@ describe("gitops/ charts with a real helm", function () {
       none(await render(templateArgs("prod", "--set", "serviceMonitor.enabled=false")), "ServiceMonitor");
     });
 
-    it("NetworkPolicy: port 8080 from the namespace and Prometheus only (dev: from anywhere), egress DNS to kube-system only", async () => {
+    it("NetworkPolicy: port 8080 from the namespace and Prometheus only (dev: from anywhere), egress DNS to kube-system and OTLP to Tempo only", async () => {
       const policy = one(await render(templateArgs("staging")), "NetworkPolicy");
       assert.deepEqual(policy.spec.policyTypes, ["Ingress", "Egress"]);
       assert.deepEqual(policy.spec.ingress, [
@@ -473,7 +475,16 @@ describe("gitops/ charts with a real helm", function () {
             { port: 53, protocol: "TCP" },
           ],
         },
+        {
+          to: [{ namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "tempo" } } }],
+          ports: [{ port: 4318, protocol: "TCP" }],
+        },
       ]);
+      const untraced = one(
+        await render([...templateArgs("staging"), "--set", "tracing.otlpEndpoint="]),
+        "NetworkPolicy",
+      );
+      assert.equal(untraced.spec.egress.length, 1, "no tracing endpoint: DNS only");
       const devPolicy = one(await render(templateArgs("dev")), "NetworkPolicy");
       assert.deepEqual(devPolicy.spec.ingress, [{ ports: [{ port: "http", protocol: "TCP" }] }]);
       assert.deepEqual(devPolicy.spec.egress, policy.spec.egress);

@@ -5,6 +5,8 @@ import { parse } from "yaml";
 import { PROJECT_DIR, readProject } from "../automation/evaluate";
 import { ARGOCD_CHART } from "../components/addons/argocd";
 import { VELERO_CHART } from "../components/addons/backup";
+import { ALLOY_CHART, LOKI_CHART } from "../components/addons/logs";
+import { TEMPO_CHART } from "../components/addons/traces";
 import { GRAFANA_CHART, KUBE_PROMETHEUS_STACK_CHART } from "../components/addons/monitoring";
 
 /** A dependency as a Renovate regex manager extracts it. */
@@ -143,7 +145,15 @@ describe("renovate: every pin is kept current", () => {
     const charts = extract("Pulumi.yaml", read("Pulumi.yaml"), renovate.customManagers).filter(
       (e) => e.datasource === "helm",
     );
-    const sources = [ARGOCD_CHART, KUBE_PROMETHEUS_STACK_CHART, GRAFANA_CHART, VELERO_CHART];
+    const sources = [
+      ARGOCD_CHART,
+      KUBE_PROMETHEUS_STACK_CHART,
+      GRAFANA_CHART,
+      VELERO_CHART,
+      LOKI_CHART,
+      ALLOY_CHART,
+      TEMPO_CHART,
+    ];
     assert.deepEqual(
       charts.map((c) => `${c.registryUrl}#${c.depName}`).sort(),
       sources.map((s) => `${s.repo}#${s.chart}`).sort(),

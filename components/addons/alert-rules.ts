@@ -203,7 +203,8 @@ export function sloRuleGroups(slo: SloRuleTargets): AlertRuleGroup[] {
           labels: { severity: "warning" },
           annotations: {
             summary: `Demo app error rate above ${num(slo.maxErrorRatio * 100)} %`,
-            description: "{{ $value | humanizePercentage }} of requests in {{ $labels.namespace }} fail with 5xx.",
+            description:
+              "{{ $value | humanizePercentage }} of requests in {{ $labels.namespace }} fail with 5xx.",
           },
         },
       ],
@@ -226,7 +227,7 @@ export function errorLogRuleGroup(appNamespaces: readonly string[], logLinesMetr
         annotations: {
           summary: "Demo app logs errors",
           description:
-            "{{ $labels.namespace }} writes {{ $value | humanize }} error log lines per second; see Loki: {namespace=\"{{ $labels.namespace }}\", level=~\"50|60\"}.",
+            '{{ $labels.namespace }} writes {{ $value | humanize }} error log lines per second; see Loki: {namespace="{{ $labels.namespace }}", level=~"50|60"}.',
         },
       },
     ],

@@ -226,7 +226,9 @@ export function lokiValues(settings: {
       replicas: 1,
       // No Loki ruler: the error-log alert is a Prometheus rule on Alloy's line counter.
       sidecar: false,
-      extraEnvFrom: local ? [{ secretRef: { name: s.provider === "local-s3" ? s.credentialsSecret : "" } }] : [],
+      extraEnvFrom: local
+        ? [{ secretRef: { name: s.provider === "local-s3" ? s.credentialsSecret : "" } }]
+        : [],
       persistence: { enabled: true, size: "10Gi", storageClass: settings.storageClass },
     },
     serviceAccount: {
@@ -261,7 +263,11 @@ export interface AlloyValues {
     securityContext: Record<string, unknown>;
   };
   controller: { type: "daemonset" };
-  rbac: { create: boolean; rules: Array<Record<string, string[]>>; clusterRules: Array<Record<string, string[]>> };
+  rbac: {
+    create: boolean;
+    rules: Array<Record<string, string[]>>;
+    clusterRules: Array<Record<string, string[]>>;
+  };
   serviceMonitor: { enabled: boolean };
 }
 

@@ -77,7 +77,12 @@ export async function createObjectStorage(
     accessPolicy: request.accessPolicy,
     awsProvider: eks.awsProvider,
   });
-  return { provider: "s3", bucket: bucket.bucketName, region: config.cluster.region, roleArn: bucket.roleArn };
+  return {
+    provider: "s3",
+    bucket: bucket.bucketName,
+    region: config.cluster.region,
+    roleArn: bucket.roleArn,
+  };
 }
 
 /** An S3 endpoint URL split the way Loki and Tempo want it: host[:port], and whether it is plain HTTP. */
@@ -95,4 +100,3 @@ export function roleArnOf(storage: ObjectStorage): pulumi.Input<string> {
 export type ResolvedStorage =
   | { provider: "local-s3"; region: string; s3Url: string; credentialsSecret: string }
   | { provider: "s3"; region: string; roleArn: string };
-

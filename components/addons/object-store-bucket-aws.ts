@@ -37,10 +37,15 @@ export class ObjectStoreBucket extends pulumi.ComponentResource {
 
   constructor(name: string, args: ObjectStoreBucketArgs, opts?: pulumi.ComponentResourceOptions) {
     // Velero's bucket was created as a BackupBucket: the alias keeps it (and its data) across the rename.
-    super("gitops-platform:addons:ObjectStoreBucket", name, {}, {
-      ...opts,
-      aliases: [...(opts?.aliases ?? []), { type: "gitops-platform:addons:BackupBucket" }],
-    });
+    super(
+      "gitops-platform:addons:ObjectStoreBucket",
+      name,
+      {},
+      {
+        ...opts,
+        aliases: [...(opts?.aliases ?? []), { type: "gitops-platform:addons:BackupBucket" }],
+      },
+    );
     const awsOpts = { parent: this, provider: args.awsProvider };
 
     // Data outlives stacks by design: deleting the stack must not delete it (forceDestroy false).

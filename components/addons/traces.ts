@@ -169,7 +169,9 @@ export function tempoValues(settings: {
         otlp: { protocols: { grpc: { endpoint: "0.0.0.0:4317" }, http: { endpoint: "0.0.0.0:4318" } } },
       },
       extraArgs: local ? { "config.expand-env": "true" } : {},
-      extraEnvFrom: local ? [{ secretRef: { name: s.provider === "local-s3" ? s.credentialsSecret : "" } }] : [],
+      extraEnvFrom: local
+        ? [{ secretRef: { name: s.provider === "local-s3" ? s.credentialsSecret : "" } }]
+        : [],
     },
     serviceAccount: {
       create: true,

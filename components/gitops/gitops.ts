@@ -49,7 +49,13 @@ export interface GitOpsArgs {
     webhookSecret?: pulumi.Input<string>;
   };
   /** The app image; written to gitops/envs/<env>/image.yaml when GitHub is managed. */
-  image: { repository: pulumi.Input<string>; tag: pulumi.Input<string>; digest: pulumi.Input<string> };
+  image: {
+    repository: pulumi.Input<string>;
+    tag: pulumi.Input<string>;
+    digest: pulumi.Input<string>;
+    /** Time of the commit the image was built from (RFC 3339 UTC), for the lead-time metric. Default: none. */
+    commitTime?: string;
+  };
   /** Cluster facts for git-side charts, set as annotations on Argo CD's in-cluster cluster Secret. */
   clusterFacts?: Record<string, pulumi.Input<string>>;
   /** The stack's Kubernetes provider. */
@@ -267,6 +273,6 @@ export function imageValuesFile(image: GitOpsArgs["image"]): pulumi.Output<strin
     .all([image.repository, image.tag, image.digest])
     .apply(
       ([repository, tag, digest]) =>
-        `# Written by Pulumi (gitops-platform) on every deploy; do not edit by hand.\n${stringify({ image: { repository, tag, digest } })}`,
+        `# Written by Pulumi (gitops-platform) on every deploy; do not edit by hand.\n${stringify({ image: { repository, tag, digest, ...(image.commitTime ? { commitTime: image.commitTime } : {}) } })}`,
     );
 }

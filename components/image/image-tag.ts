@@ -19,6 +19,25 @@ export function imageTag(context: string, env: NodeJS.ProcessEnv = process.env):
   return `${sha.slice(0, 7)}-${run}`;
 }
 
+/**
+ * The time of the commit the image is built from (GITHUB_SHA, else HEAD) as RFC 3339 UTC, for the app's
+ * lead-time metric; undefined outside a git checkout.
+ */
+export function commitTime(context: string, env: NodeJS.ProcessEnv = process.env): string | undefined {
+  try {
+    const seconds = execFileSync("git", ["show", "-s", "--format=%ct", env.GITHUB_SHA ?? "HEAD"], {
+      cwd: context,
+      encoding: "utf8",
+      stdio: ["ignore", "pipe", "ignore"],
+    }).trim();
+    return /^\d+$/.test(seconds)
+      ? new Date(Number(seconds) * 1000).toISOString().replace(/\.000Z$/, "Z")
+      : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 function gitHead(dir: string): string {
   try {
     return execFileSync("git", ["rev-parse", "HEAD"], {
