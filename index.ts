@@ -41,6 +41,10 @@ export = async () => {
   const storageClass = kind ? "standard" : "gp2";
   const monitoring = new Monitoring(`${config.cluster.name}-monitoring`, {
     ...addonOptions,
+    dashboardConstants: {
+      slo_availability: String(config.slo.availability),
+      slo_latency_ratio: String(config.slo.latency.ratio),
+    },
     alertRules: platformRuleGroups({
       slo: config.slo,
       appNamespaces: config.gitops.appNamespaces,

@@ -455,6 +455,8 @@ export function metricNames(expr: string): string[] {
 
 /** The app's own series (app/src/metrics.ts) and prom-client's default process and Node.js metrics. */
 const APP_METRICS = [
+  "app_build_info",
+  "app_commit_timestamp_seconds",
   "http_requests_total",
   "http_request_duration_seconds_bucket",
   "http_request_duration_seconds_sum",
@@ -469,7 +471,10 @@ function dashboardQueries(dashboard: Obj): string[] {
   const panels = dashboard.panels as Obj[];
   const templating = (dashboard.templating.list as Obj[]).filter((v) => v.type === "query");
   return [
-    ...panels.flatMap((p) => (p.targets as Obj[]).map((t) => String(t.expr))),
+    // PromQL only: rows have no queries, the logs panel's is LogQL.
+    ...panels
+      .filter((p) => p.datasource?.type === "prometheus")
+      .flatMap((p) => (p.targets as Obj[]).map((t) => String(t.expr))),
     // label_values(metric, label): only the metric is one.
     ...templating.map((v) => String(v.query.query).replace(/^label_values\(\s*([\w:]+)\s*,.*\)$/, "$1")),
   ];
@@ -487,7 +492,7 @@ describe("add-ons: dashboards", () => {
     );
   });
 
-  it("every dashboard file is valid JSON for the Prometheus datasource, with unique ids", () => {
+  it("every dashboard file is valid JSON for the Prometheus (logs: Loki) datasource, with unique ids", () => {
     const files = dashboardFiles().map((f) => path.basename(f));
     assert.deepEqual(files, ["argocd.json", "demo-app.json"]);
     const uids = new Set<string>();
@@ -498,18 +503,31 @@ describe("add-ons: dashboards", () => {
       const ids = (d.panels as Obj[]).map((p) => p.id);
       assert.equal(new Set(ids).size, ids.length, `${file}: unique panel ids`);
       for (const p of d.panels as Obj[]) {
+        if (p.type === "row") continue;
         assert.ok((p.targets as Obj[]).length > 0, `${file}: ${p.title} has a query`);
-        assert.deepEqual(p.datasource, { type: "prometheus", uid: "${datasource}" });
+        assert.deepEqual(
+          p.datasource,
+          p.type === "logs" ? { type: "loki", uid: "loki" } : { type: "prometheus", uid: "${datasource}" },
+        );
       }
     }
   });
 
-  it("the demo app dashboard queries only what the app and kube-state-metrics export", () => {
+  it("the demo app dashboard queries only what the app, kube-state-metrics, Argo CD, Alloy and the SLO rules export", () => {
     const d = readDashboard("demo-app.json");
+    const recordedSlis = (kps("dev").additionalPrometheusRulesMap["gitops-platform"].groups as Obj[])
+      .flatMap((g) => g.rules as Obj[])
+      .filter((r) => r.record)
+      .map((r) => r.record as string);
     const queries = dashboardQueries(d);
     for (const name of queries.flatMap(metricNames)) {
       assert.ok(
-        APP_METRICS.includes(name) || PROM_CLIENT_DEFAULTS.test(name) || KUBE_STATE_METRICS.includes(name),
+        APP_METRICS.includes(name) ||
+          PROM_CLIENT_DEFAULTS.test(name) ||
+          KUBE_STATE_METRICS.includes(name) ||
+          ARGOCD_METRICS.includes(name) ||
+          name === LOG_LINES_METRIC ||
+          recordedSlis.includes(name),
         `demo-app.json queries unknown metric ${name}`,
       );
     }
@@ -522,6 +540,59 @@ describe("add-ons: dashboards", () => {
     assert.match(panel(/^Error rate/), /status_code=~"5\.\."[^/]*\/\s*sum\(rate\(http_requests_total/);
     assert.match(panel(/^p95 latency/), /histogram_quantile\(0\.95, .*http_request_duration_seconds_bucket/);
     assert.match(panel(/^Pods ready/), /kube_pod_status_ready\{.*condition="true"/);
+  });
+
+  it("the demo app dashboard has a logs panel, an SLO row and a deploy row; SLO objectives come from config", () => {
+    const d = readDashboard("demo-app.json");
+    const rows = (d.panels as Obj[]).filter((p) => p.type === "row").map((p) => p.title);
+    assert.deepEqual(rows, ["SLOs", "Deploys"]);
+    const logs = (d.panels as Obj[]).find((p) => p.type === "logs")!;
+    assert.match(logs.targets[0].expr, /^\{namespace="\$namespace", container="demo-app"\}$/);
+    const exprs = dashboardQueries(d).join("\n");
+    assert.match(
+      exprs,
+      /demo_app:sli_errors:ratio_rate1h\{namespace="\$namespace"\} \/ \(1 - \$slo_availability\)/,
+    );
+    assert.match(exprs, /increase\(argocd_app_sync_total\{phase=~"Error\|Failed"\}\[24h\]\)/);
+    assert.match(
+      exprs,
+      /process_start_time_seconds\{[^}]*\} - on \(namespace, pod\) app_commit_timestamp_seconds/,
+    );
+    assert.match(exprs, /app_build_info\{env="prod"\}/);
+    assert.match(exprs, /app_build_info\{env!="prod"\}/);
+    const configMap = all("dev", "kubernetes:core/v1:ConfigMap").find(
+      (c) => c.inputs.metadata.name === "dashboard-demo-app",
+    )!;
+    const constants = Object.fromEntries(
+      (JSON.parse(configMap.inputs.data["demo-app.json"]).templating.list as Obj[])
+        .filter((v) => v.type === "constant")
+        .map((v) => [v.name, v.query]),
+    );
+    assert.deepEqual(constants, { slo_availability: "0.999", slo_latency_ratio: "0.95" });
+  });
+
+  it("Grafana gets Loki and Tempo datasources, linked both ways", () => {
+    const datasource = (uid: string) => {
+      const cm = all("staging", "kubernetes:core/v1:ConfigMap").find(
+        (c) => c.inputs.metadata.name === `datasource-${uid}`,
+      )!;
+      assert.equal(cm.inputs.metadata.namespace, "monitoring");
+      assert.equal(cm.inputs.metadata.labels.grafana_datasource, "1");
+      return JSON.parse(cm.inputs.data[`${uid}.yaml`]).datasources[0] as Obj;
+    };
+    const loki = datasource("loki");
+    assert.equal(loki.url, "http://loki.loki.svc:3100");
+    assert.deepEqual(loki.jsonData.derivedFields[0], {
+      name: "TraceID",
+      matcherRegex: '"trace_id":"([0-9a-f]{32})"',
+      datasourceUid: "tempo",
+      url: "$${__value.raw}",
+      urlDisplayLabel: "View trace",
+    });
+    const tempo = datasource("tempo");
+    assert.equal(tempo.url, "http://tempo.tempo.svc:3200");
+    assert.equal(tempo.jsonData.tracesToLogsV2.datasourceUid, "loki");
+    assert.equal(tempo.jsonData.tracesToLogsV2.filterByTraceID, true);
   });
 
   it("the Argo CD dashboard shows applications by sync and by health status", () => {

@@ -52,6 +52,8 @@ export interface MonitoringArgs {
   hostRootFsMount?: boolean;
   /** NodePort on kind, an AWS NLB on EKS. */
   grafanaExposure: Exposure;
+  /** Values of the dashboards' constant variables (the SLO objectives), by variable name. Default: none. */
+  dashboardConstants?: Record<string, string>;
   /** Alerting rules. Default: the platform's ({@link ALERT_RULE_GROUPS}). */
   alertRules?: AlertRuleGroup[];
   /** Resources the installs wait for, typically the cluster with its nodes and storage. Default: none. */
@@ -190,7 +192,7 @@ export class Monitoring extends pulumi.ComponentResource {
             namespace: namespace.metadata.name,
             labels: { [DASHBOARD_LABEL.name]: DASHBOARD_LABEL.value },
           },
-          data: { [`${id}.json`]: fs.readFileSync(file, "utf8") },
+          data: { [`${id}.json`]: dashboardJson(file, args.dashboardConstants ?? {}) },
         },
         { parent: this, provider: args.provider },
       );
@@ -263,6 +265,18 @@ export function grafanaDatasource(
     },
     { parent: args.parent, provider: args.provider },
   );
+}
+
+/** A dashboard file with its constant variables set to the given values (the rest as written). */
+export function dashboardJson(file: string, constants: Record<string, string>): string {
+  const dashboard = JSON.parse(fs.readFileSync(file, "utf8")) as {
+    templating?: { list?: Array<{ name: string; type: string; query?: unknown }> };
+  };
+  for (const variable of dashboard.templating?.list ?? []) {
+    const value = constants[variable.name];
+    if (variable.type === "constant" && value !== undefined) variable.query = value;
+  }
+  return JSON.stringify(dashboard, null, 2);
 }
 
 /** The dashboard files Grafana loads. */
