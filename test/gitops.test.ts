@@ -1,3 +1,4 @@
+import { execFileSync } from "node:child_process";
 import { strict as assert } from "node:assert";
 import * as k8s from "@pulumi/kubernetes";
 import * as fs from "node:fs";
@@ -66,9 +67,12 @@ describe("GitOps with GitHub managed (staging, prod)", () => {
       assert.equal(file.inputs.file, `gitops/envs/${stack}/image.yaml`);
       assert.equal(file.inputs.branch, "main");
       const values = parse(String(file.inputs.content)) as {
-        image: { repository: string; tag: string; digest: string };
+        image: { repository: string; tag: string; digest: string; commitTime: string };
       };
       assert.match(values.image.digest, /^sha256:[a-f0-9]{64}$/);
+      // The commit's time (this checkout's HEAD), for the app's lead-time metric.
+      const head = execFileSync("git", ["show", "-s", "--format=%ct", "HEAD"], { encoding: "utf8" }).trim();
+      assert.equal(Date.parse(values.image.commitTime) / 1000, Number(head));
       assert.match(values.image.tag, /^[0-9a-f]{7}-/);
       assert.match(String(file.inputs.commitMessage), new RegExp(`^deploy\\(${stack}\\): `));
     });
