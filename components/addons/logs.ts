@@ -1,4 +1,4 @@
-import * as k8s from "@pulumi/kubernetes";
+import type * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import type { PlatformCluster } from "../cluster/kubernetes-provider";
 import type { PlatformConfig } from "../config";
@@ -6,7 +6,7 @@ import { addonNamespace, pinnedRelease, type ChartSource } from "./helm-release"
 import { DATASOURCE_UIDS, grafanaDatasource, type GrafanaDatasource } from "./monitoring";
 import {
   createObjectStorage,
-  roleArnOf,
+  storageForChart,
   s3Endpoint,
   type ObjectStorage,
   type ResolvedStorage,
@@ -75,39 +75,25 @@ export class Logs extends pulumi.ComponentResource {
       podSecurity: "baseline",
       ...common,
     });
-    let credentials: k8s.core.v1.Secret | undefined;
-    if (storage.provider === "local-s3") {
-      credentials = new k8s.core.v1.Secret(
-        `${name}-loki-s3`,
-        {
-          metadata: { name: LOKI_S3_SECRET, namespace: lokiNamespace.metadata.name },
-          type: "Opaque",
-          stringData: pulumi.secret({
-            S3_ACCESS_KEY_ID: storage.accessKey,
-            S3_SECRET_ACCESS_KEY: storage.secretKey,
-          }),
-        },
-        common,
-      );
-    }
+    const { credentials, resolved } = storageForChart(`${name}-loki-s3`, storage, {
+      namespace: lokiNamespace.metadata.name,
+      secretName: LOKI_S3_SECRET,
+      env: { accessKey: "S3_ACCESS_KEY_ID", secretKey: "S3_SECRET_ACCESS_KEY" },
+      ...common,
+    });
     this.loki = pinnedRelease(`${name}-loki`, {
       source: LOKI_CHART,
       version: args.chartVersions.loki,
       releaseName: LOKI_RELEASE,
       namespace: lokiNamespace.metadata.name,
-      values: pulumi
-        .all([storage.bucket, storage.provider === "local-s3" ? storage.s3Url : "", roleArnOf(storage)])
-        .apply(([bucket, s3Url, roleArn]) =>
-          lokiValues({
-            bucket,
-            storage:
-              storage.provider === "local-s3"
-                ? { provider: "local-s3", region: storage.region, s3Url, credentialsSecret: LOKI_S3_SECRET }
-                : { provider: "s3", region: storage.region, roleArn },
-            retentionDays: args.retentionDays,
-            storageClass: args.storageClass,
-          }),
-        ),
+      values: resolved.apply(({ bucket, storage: resolvedStorage }) =>
+        lokiValues({
+          bucket,
+          storage: resolvedStorage,
+          retentionDays: args.retentionDays,
+          storageClass: args.storageClass,
+        }),
+      ),
       dependsOn: [...(args.dependsOn ?? []), ...(credentials ? [credentials] : [])],
       ...common,
     });

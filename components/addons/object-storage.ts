@@ -1,4 +1,5 @@
-import type * as pulumi from "@pulumi/pulumi";
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
 import type { PlatformConfig } from "../config";
 import type { EksCluster } from "../cluster/eks-cluster";
 import type { KindCluster } from "../cluster/kind-cluster";
@@ -91,12 +92,60 @@ export function s3Endpoint(url: string): { host: string; insecure: boolean } {
   return { host: parsed.host, insecure: parsed.protocol === "http:" };
 }
 
-/** The IRSA role of an S3 storage, "" for the local one. */
-export function roleArnOf(storage: ObjectStorage): pulumi.Input<string> {
-  return storage.provider === "s3" ? storage.roleArn : "";
-}
-
 /** Object storage as Loki and Tempo are handed it once its outputs are known. */
 export type ResolvedStorage =
   | { provider: "local-s3"; region: string; s3Url: string; credentialsSecret: string }
   | { provider: "s3"; region: string; roleArn: string };
+
+/**
+ * An object storage as a chart's values need it (Loki, Tempo): its bucket and settings once known and, on
+ * kind, a Secret holding the S3 keys as environment variables (`env` names them), which the add-on expands
+ * into its configuration, so that the keys never land in a ConfigMap.
+ */
+export function storageForChart(
+  resourceName: string,
+  storage: ObjectStorage,
+  args: {
+    namespace: pulumi.Input<string>;
+    secretName: string;
+    env: { accessKey: string; secretKey: string };
+    provider: k8s.Provider;
+    parent: pulumi.Resource;
+  },
+): {
+  credentials?: k8s.core.v1.Secret;
+  resolved: pulumi.Output<{ bucket: string; storage: ResolvedStorage }>;
+} {
+  if (storage.provider === "s3") {
+    return {
+      resolved: pulumi.all([storage.bucket, storage.roleArn]).apply(([bucket, roleArn]) => ({
+        bucket,
+        storage: { provider: "s3" as const, region: storage.region, roleArn },
+      })),
+    };
+  }
+  const credentials = new k8s.core.v1.Secret(
+    resourceName,
+    {
+      metadata: { name: args.secretName, namespace: args.namespace },
+      type: "Opaque",
+      stringData: pulumi.secret({
+        [args.env.accessKey]: storage.accessKey,
+        [args.env.secretKey]: storage.secretKey,
+      }),
+    },
+    { parent: args.parent, provider: args.provider },
+  );
+  return {
+    credentials,
+    resolved: pulumi.all([storage.bucket, storage.s3Url]).apply(([bucket, s3Url]) => ({
+      bucket,
+      storage: {
+        provider: "local-s3" as const,
+        region: storage.region,
+        s3Url,
+        credentialsSecret: args.secretName,
+      },
+    })),
+  };
+}
