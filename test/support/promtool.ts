@@ -30,7 +30,10 @@ export function promtool(): Promtool {
     spawnSync("apt-get", ["download", "prometheus"], { cwd: EXTRACTED, encoding: "utf8", timeout: 240_000 });
   let result = download();
   if (result.status !== 0) {
-    spawnSync("apt-get", ["update", "-q"], { encoding: "utf8", timeout: 240_000 });
+    // The package lists may be missing or stale; updating them needs root (CI runners: passwordless sudo).
+    const asRoot = process.getuid?.() === 0 || !findOnPath("sudo");
+    const [cmd, args] = asRoot ? ["apt-get", ["update", "-q"]] : ["sudo", ["-n", "apt-get", "update", "-q"]];
+    spawnSync(cmd, args, { encoding: "utf8", timeout: 240_000 });
     result = download();
   }
   const deb = fs.readdirSync(EXTRACTED).find((f) => /^prometheus_.*\.deb$/.test(f));
