@@ -16,7 +16,8 @@
  * and highest per-round ratio next to the overall one, which shows how noisy the run was.
  *
  * Both servers run in one child process (used one at a time), the load generator in this one, so the
- * generator does not compete with the server for its core. Exits non-zero on errors (a server that fails to
+ * generator does not compete with the server for its core. Each round also measures the server process's
+ * CPU time per request, which a loaded machine skews far less than req/s. Exits non-zero on errors (a server that fails to
  * start, socket errors, timeouts or non-2xx answers), never on the ratio.
  */
 import { fork, type ChildProcess } from "node:child_process";
@@ -45,6 +46,8 @@ interface Round {
   p50: number;
   p99: number;
   errors: number;
+  /** CPU time (user + system) the serving process spent in the round, in microseconds. */
+  cpuMicros: number;
 }
 
 interface Bases {
@@ -52,14 +55,33 @@ interface Bases {
   bareBase: string;
 }
 
-async function round(url: string, connections: number, seconds: number): Promise<Round> {
+/** The CPU time a server process has used so far, in microseconds (it answers "cpu" on the IPC channel). */
+function cpuOf(server: ChildProcess): Promise<number> {
+  return new Promise((resolve) => {
+    server.once("message", (m) => {
+      const { user, system } = (m as { cpu: NodeJS.CpuUsage }).cpu;
+      resolve(user + system);
+    });
+    server.send("cpu");
+  });
+}
+
+async function round(
+  url: string,
+  connections: number,
+  seconds: number,
+  server: ChildProcess,
+): Promise<Round> {
+  const cpuBefore = await cpuOf(server);
   const result = await autocannon({ url, connections, duration: seconds });
+  const cpuMicros = (await cpuOf(server)) - cpuBefore;
   return {
     requests: result.requests.total,
     seconds: result.duration,
     p50: result.latency.p50,
     p99: result.latency.p99,
     errors: result.errors + result.timeouts + result.non2xx,
+    cpuMicros,
   };
 }
 
@@ -68,6 +90,9 @@ const median = (xs: number[]) => {
   const mid = sorted.length >> 1;
   return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 };
+/** Server CPU microseconds per answered request: unlike req/s, not skewed by what else the machine runs. */
+const cpuPerRequest = (rounds: Round[]) =>
+  rounds.reduce((t, r) => t + r.cpuMicros, 0) / rounds.reduce((n, r) => n + r.requests, 0);
 const rps = (rounds: Round[]) =>
   rounds.reduce((n, r) => n + r.requests, 0) / rounds.reduce((t, r) => t + r.seconds, 0);
 
@@ -102,6 +127,7 @@ async function serve(): Promise<void> {
   });
   await new Promise<void>((resolve) => bare.listen(0, "127.0.0.1", resolve));
   const bases: Bases = { appBase, bareBase: `http://127.0.0.1:${(bare.address() as AddressInfo).port}` };
+  process.on("message", (m) => m === "cpu" && process.send?.({ cpu: process.cpuUsage() }));
   process.send?.(bases);
 }
 
@@ -116,32 +142,34 @@ async function main(): Promise<void> {
   const servers = (env: NodeJS.ProcessEnv) => {
     const child = fork(__filename, ["--serve"], { execArgv: ["--import", "tsx"], env });
     children.push(child);
-    return new Promise<Bases>((resolve, reject) => {
-      child.once("message", (m) => resolve(m as Bases));
+    return new Promise<Bases & { child: ChildProcess }>((resolve, reject) => {
+      child.once("message", (m) => resolve({ ...(m as Bases), child }));
       child.once("exit", (code) => reject(new Error(`the server process exited (${code}) before listening`)));
     });
   };
   const children: ChildProcess[] = [];
   try {
     const { OTEL_EXPORTER_OTLP_ENDPOINT: _unset, ...untraced } = process.env;
-    const { appBase, bareBase } = await servers(untraced);
+    const { appBase, bareBase, child } = await servers(untraced);
     const targets = [
-      { name: "app (fastify)", base: appBase },
-      { name: "bare node:http", base: bareBase },
+      { name: "app (fastify)", base: appBase, child },
+      { name: "bare node:http", base: bareBase, child },
     ];
     if (sink) {
       const traced = await servers({ ...untraced, OTEL_EXPORTER_OTLP_ENDPOINT: sink.url });
-      targets.splice(1, 0, { name: TRACED, base: traced.appBase });
+      targets.splice(1, 0, { name: TRACED, base: traced.appBase, child: traced.child });
     }
     const rounds = new Map<string, Round[]>();
     for (const route of ROUTES) {
       for (const t of targets) {
-        if (opts.warmup > 0) await round(`${t.base}${route}`, opts.connections, opts.warmup);
+        if (opts.warmup > 0) await round(`${t.base}${route}`, opts.connections, opts.warmup, t.child);
         rounds.set(`${t.name} ${route}`, []);
       }
       for (let i = 0; i < opts.seconds; i++) {
         for (const t of targets) {
-          rounds.get(`${t.name} ${route}`)!.push(await round(`${t.base}${route}`, opts.connections, 1));
+          rounds
+            .get(`${t.name} ${route}`)!
+            .push(await round(`${t.base}${route}`, opts.connections, 1, t.child));
         }
       }
     }
@@ -154,7 +182,7 @@ async function main(): Promise<void> {
       console.log(
         [cells[0]!.padEnd(17), cells[1]!.padEnd(8), ...cells.slice(2).map((c) => c.padStart(8))].join("  "),
       );
-    row(["target", "route", "req/s", "p50 ms", "p99 ms", "errors"]);
+    row(["target", "route", "req/s", "p50 ms", "p99 ms", "errors", "cpu µs/req"]);
     let errors = 0;
     for (const route of ROUTES) {
       for (const t of targets) {
@@ -162,7 +190,15 @@ async function main(): Promise<void> {
         const e = rs.reduce((n, r) => n + r.errors, 0);
         errors += e;
         const p = (k: "p50" | "p99") => String(median(rs.map((r) => r[k])));
-        row([t.name, route, String(Math.round(rps(rs))), p("p50"), p("p99"), String(e)]);
+        row([
+          t.name,
+          route,
+          String(Math.round(rps(rs))),
+          p("p50"),
+          p("p99"),
+          String(e),
+          cpuPerRequest(rs).toFixed(1),
+        ]);
       }
     }
     console.log("");
@@ -182,7 +218,8 @@ async function main(): Promise<void> {
         const perRound = traced.map((r, i) => rps([r]) / rps([app[i]!]));
         console.log(
           `ratio traced/app req/s ${route.padEnd(8)}  ${(rps(traced) / rps(app)).toFixed(2)}` +
-            `  (rounds ${Math.min(...perRound).toFixed(2)}-${Math.max(...perRound).toFixed(2)})`,
+            `  (rounds ${Math.min(...perRound).toFixed(2)}-${Math.max(...perRound).toFixed(2)})` +
+            `  server CPU per request ${(cpuPerRequest(traced) / cpuPerRequest(app)).toFixed(2)}`,
         );
       }
       console.log(`OTLP sink: ${sink.received()} (${TRACED}: default sampling)`);

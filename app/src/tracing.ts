@@ -1,12 +1,4 @@
-import {
-  propagation,
-  ROOT_CONTEXT,
-  SpanKind,
-  SpanStatusCode,
-  trace,
-  type Span,
-  type Tracer,
-} from "@opentelemetry/api";
+import { propagation, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Tracer } from "@opentelemetry/api";
 import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-http";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { FastifyBaseLogger, FastifyInstance, FastifyRequest, RawServerDefault } from "fastify";
@@ -110,9 +102,7 @@ export function startTracing(
 }
 
 let active: { tracer: Tracer; samplingRatio: number } | undefined;
-const SPAN = Symbol("span");
 type TracedRequest = Pick<FastifyRequest, "method" | "url" | "routeOptions" | "headers"> & {
-  [SPAN]?: Span;
   log: FastifyBaseLogger;
 };
 
@@ -127,7 +117,9 @@ export function traceRequests<L extends FastifyBaseLogger>(
   if (!active) return;
   const { tracer, samplingRatio } = active;
   const untraced = new Set(UNTRACED_PATHS);
-  app.addHook("onRequest", (request: TracedRequest, _reply, done) => {
+  // One hook only: a sampled request's span ends when its response is finished or aborted (the raw
+  // response's "close"), so unsampled requests pay for nothing past this hook.
+  app.addHook("onRequest", (request: TracedRequest, reply, done) => {
     const route = request.routeOptions.url;
     if (route !== undefined && untraced.has(route)) return done();
     // Head sampling of new traces before any span work: an unsampled request costs one random number.
@@ -139,28 +131,18 @@ export function traceRequests<L extends FastifyBaseLogger>(
     );
     if (span.isRecording()) {
       const { traceId, spanId } = span.spanContext();
-      request[SPAN] = span;
       request.log = request.log.child({ trace_id: traceId, span_id: spanId });
+      reply.raw.once("close", () => {
+        const statusCode = reply.raw.writableFinished ? reply.raw.statusCode : undefined;
+        span.setAttributes({
+          "url.path": request.url.split("?")[0],
+          ...(route === undefined ? {} : { "http.route": route }),
+          ...(statusCode === undefined ? {} : { "http.response.status_code": statusCode }),
+        });
+        if (statusCode === undefined || statusCode >= 500) span.setStatus({ code: SpanStatusCode.ERROR });
+        span.end();
+      });
     }
-    done();
-  });
-  const end = (request: TracedRequest, statusCode: number | undefined) => {
-    const span = request[SPAN];
-    if (!span) return;
-    span.setAttributes({
-      "url.path": request.url.split("?")[0],
-      ...(request.routeOptions.url === undefined ? {} : { "http.route": request.routeOptions.url }),
-      ...(statusCode === undefined ? {} : { "http.response.status_code": statusCode }),
-    });
-    if (statusCode === undefined || statusCode >= 500) span.setStatus({ code: SpanStatusCode.ERROR });
-    span.end();
-  };
-  app.addHook("onResponse", (request, reply, done) => {
-    end(request, reply.statusCode);
-    done();
-  });
-  app.addHook("onRequestAbort", (request, done) => {
-    end(request, undefined);
     done();
   });
 }
