@@ -45,6 +45,8 @@ const argocd = (stack: Stack) => release(stack, "-argocd-release").inputs.values
 const kps = (stack: Stack) => release(stack, "-monitoring-kube-prometheus-stack").inputs.values as Obj;
 const grafana = (stack: Stack) => release(stack, "-monitoring-grafana").inputs.values as Obj;
 const velero = (stack: Stack) => release(stack, "-backup-release").inputs.values as Obj;
+const lokiValuesOf = (stack: Stack) => release(stack, "-logs-loki").inputs.values as Obj;
+const tempoValuesOf = (stack: Stack) => release(stack, "-traces-release").inputs.values as Obj;
 
 const RELEASES = [
   {
@@ -818,6 +820,38 @@ describe("add-ons: Backup (Velero)", () => {
         assert.equal(policy.Statement[0].Effect, "Deny");
       });
 
+    for (const [component, serviceAccount] of [
+      ["logs", "loki:loki"],
+      ["traces", "tempo:tempo"],
+    ] as const)
+      it(`${stack} (EKS): only ${serviceAccount.replace(":", "/")} may assume the ${component} role, which reaches only its bucket's objects`, () => {
+        const trust = JSON.parse(
+          only(stack, "aws:iam/role:Role", `-${component}-storage-role`).inputs.assumeRolePolicy,
+        );
+        const condition = trust.Statement[0].Condition.StringEquals as Record<string, string>;
+        assert.equal(
+          Object.entries(condition).find(([k]) => k.endsWith(":sub"))![1],
+          `system:serviceaccount:${serviceAccount}`,
+        );
+        const bucket = only(stack, "aws:s3/bucket:Bucket", `-${component}-storage-bucket`);
+        const bucketArn = `arn:aws:mock:::${bucket.name}`;
+        const policy = JSON.parse(
+          only(stack, "aws:iam/rolePolicy:RolePolicy", `-${component}-storage-policy`).inputs.policy,
+        );
+        assert.deepEqual(
+          (policy.Statement as Obj[]).map((st) => [st.Action, st.Resource]),
+          [
+            [["s3:GetObject", "s3:PutObject", "s3:DeleteObject"], `${bucketArn}/*`],
+            [["s3:ListBucket"], bucketArn],
+          ],
+        );
+        const sa = component === "logs" ? lokiValuesOf(stack) : tempoValuesOf(stack);
+        assert.equal(
+          sa.serviceAccount.annotations["eks.amazonaws.com/role-arn"],
+          `arn:aws:mock:::gitops-${stack}-${component}-storage-role`,
+        );
+      });
+
     it(`${stack} (EKS): only velero/velero-server may assume the role, which reaches only that bucket`, () => {
       const role = only(stack, "aws:iam/role:Role", "-backup-storage-role");
       const trust = JSON.parse(role.inputs.assumeRolePolicy);
@@ -952,6 +986,54 @@ describe("add-ons: configuration", () => {
       problems({ "gitops-platform:argocdHighAvailability": true, "gitops-platform:kindWorkerNodes": 3 }),
       [],
     );
+  });
+});
+
+describe("add-ons: Logs (Loki + Alloy) and Traces (Tempo)", () => {
+  it("dev (kind): Loki and Tempo on buckets of the local S3 server, keys only in secret Secrets", () => {
+    const values = JSON.stringify([lokiValuesOf("dev"), tempoValuesOf("dev")]);
+    assert.doesNotMatch(values, /mock-password/, "no S3 key in the chart values");
+    const loki = lokiValuesOf("dev");
+    assert.equal(loki.deploymentMode, "Monolithic");
+    assert.equal(loki.singleBinary.replicas, 1);
+    assert.deepEqual(loki.loki.storage.bucketNames, { chunks: "loki", ruler: "loki", admin: "loki" });
+    assert.equal(loki.loki.storage.s3.endpoint, "gitops-dev-s3:9000");
+    assert.equal(loki.loki.storage.s3.accessKeyId, "${S3_ACCESS_KEY_ID}");
+    assert.deepEqual(loki.singleBinary.extraEnvFrom, [{ secretRef: { name: "loki-s3" } }]);
+    assert.equal(loki.loki.limits_config.retention_period, "168h");
+    assert.equal(loki.loki.compactor.retention_enabled, true);
+    const tempo = tempoValuesOf("dev");
+    assert.equal(tempo.tempo.storage.trace.backend, "s3");
+    assert.equal(tempo.tempo.storage.trace.s3.bucket, "tempo");
+    assert.equal(tempo.tempo.storage.trace.s3.access_key, "${S3_ACCESS_KEY}");
+    assert.deepEqual(tempo.tempo.extraArgs, { "config.expand-env": "true" });
+    assert.equal(tempo.tempo.retention, "72h");
+    for (const name of ["loki-s3", "tempo-s3"]) {
+      const secret = all("dev", "kubernetes:core/v1:Secret").find((r) => r.inputs.metadata.name === name)!;
+      assert.ok(secret, name);
+      assert.ok(secret.secretPaths.includes("stringData"), `${name} is a secret`);
+      assert.deepEqual(Object.values(secret.inputs.stringData), [
+        "mock-password-gitops-dev-s3-access-key",
+        "mock-password-gitops-dev-s3-secret-key",
+      ]);
+    }
+    const bucketsCommand = all("dev", "command:local:Command", "-s3-bucket")[0]!;
+    assert.match(bucketsCommand.inputs.create, /mkdir -p \/data\/velero \/data\/loki \/data\/tempo$/);
+  });
+
+  it("Alloy: a DaemonSet reading /var/log of its node, events by one clustered instance, least RBAC", () => {
+    const alloy = release("dev", "-logs-alloy").inputs.values as Obj;
+    assert.equal(alloy.controller.type, "daemonset");
+    assert.equal(alloy.alloy.mounts.varlog, true);
+    assert.equal(alloy.alloy.clustering.enabled, true);
+    const config = alloy.alloy.configMap.content as string;
+    assert.match(config, /field = "spec.nodeName=" \+ sys.env\("HOSTNAME"\)/);
+    assert.match(config, /loki.source.kubernetes_events "cluster" \{[^}]*clustering \{\s*enabled = true/);
+    assert.match(config, /url = "http:\/\/loki.loki.svc:3100\/loki\/api\/v1\/push"/);
+    assert.match(config, /selector = "\{namespace=~\\"demo-app\\"\}"/);
+    const rules = [...alloy.rbac.rules, ...alloy.rbac.clusterRules] as Obj[];
+    assert.deepEqual(rules.flatMap((r) => r.resources).sort(), ["events", "pods"]);
+    assert.ok(rules.every((r) => r.verbs.every((v: string) => ["get", "list", "watch"].includes(v))));
   });
 });
 
