@@ -7,6 +7,7 @@ import { DATASOURCE_UIDS, grafanaDatasource, type GrafanaDatasource } from "./mo
 import {
   createObjectStorage,
   storageForChart,
+  irsaAnnotations,
   s3Endpoint,
   type ObjectStorage,
   type ResolvedStorage,
@@ -217,10 +218,7 @@ export function lokiValues(settings: {
         : [],
       persistence: { enabled: true, size: "10Gi", storageClass: settings.storageClass },
     },
-    serviceAccount: {
-      create: true,
-      annotations: s.provider === "s3" ? { "eks.amazonaws.com/role-arn": s.roleArn } : {},
-    },
+    serviceAccount: { create: true, annotations: irsaAnnotations(s) },
     // No rules sidecar, and with it no ClusterRole reading every ConfigMap and Secret of the cluster.
     rbac: { namespaced: true },
     sidecar: { rules: { enabled: false } },

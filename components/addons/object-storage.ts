@@ -86,6 +86,11 @@ export async function createObjectStorage(
   };
 }
 
+/** A service account's annotations for its storage: the IRSA role on EKS, none on kind. */
+export function irsaAnnotations(storage: ResolvedStorage): Record<string, string> {
+  return storage.provider === "s3" ? { "eks.amazonaws.com/role-arn": storage.roleArn } : {};
+}
+
 /** An S3 endpoint URL split the way Loki and Tempo want it: host[:port], and whether it is plain HTTP. */
 export function s3Endpoint(url: string): { host: string; insecure: boolean } {
   const parsed = new URL(url);

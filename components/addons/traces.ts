@@ -7,6 +7,7 @@ import { DATASOURCE_UIDS, grafanaDatasource, type GrafanaDatasource } from "./mo
 import {
   createObjectStorage,
   storageForChart,
+  irsaAnnotations,
   s3Endpoint,
   type ObjectStorage,
   type ResolvedStorage,
@@ -162,10 +163,7 @@ export function tempoValues(settings: {
         ? [{ secretRef: { name: s.provider === "local-s3" ? s.credentialsSecret : "" } }]
         : [],
     },
-    serviceAccount: {
-      create: true,
-      annotations: s.provider === "s3" ? { "eks.amazonaws.com/role-arn": s.roleArn } : {},
-    },
+    serviceAccount: { create: true, annotations: irsaAnnotations(s) },
     persistence: { enabled: true, size: "10Gi", storageClassName: settings.storageClass },
   };
 }
