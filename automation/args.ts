@@ -3,7 +3,7 @@
  * is allowed, and ends with the usage line.
  */
 
-export const COMMANDS = ["preview", "up", "refresh", "destroy", "outputs"] as const;
+export const COMMANDS = ["preview", "up", "refresh", "destroy", "outputs", "rollback"] as const;
 export type Command = (typeof COMMANDS)[number];
 
 export interface DriverArgs {
@@ -21,6 +21,12 @@ export interface DriverArgs {
   showSecrets: boolean;
   /** Post or edit the pull-request comment when running on a pull request. */
   comment: boolean;
+  /** Never fetch a missing Pulumi CLI or kind into .tools/; report them as missing instead. */
+  noInstall: boolean;
+  /** `rollback` only: the digest to pin; default the image deployed before the current one. */
+  to?: string;
+  /** `rollback` only: remove the pin, so deploys build or promote again. */
+  clear?: boolean;
 }
 
 export type ParsedArgs = { kind: "help"; text: string } | { kind: "run"; args: DriverArgs };
@@ -32,11 +38,12 @@ export class UsageError extends Error {
 
 interface FlagSpec {
   commands: readonly Command[];
-  value?: string;
+  /** The value's placeholder in the help, and its parser (throws a UsageError on a bad value). */
+  value?: { name: string; parse: (raw: string | undefined) => string };
   help: string;
 }
 
-const OPERATIONS: readonly Command[] = ["preview", "up", "refresh", "destroy"];
+const OPERATIONS: readonly Command[] = ["preview", "up", "refresh", "destroy", "rollback"];
 
 const FLAGS: Record<string, FlagSpec> = {
   "--expect-no-changes": {
@@ -46,12 +53,22 @@ const FLAGS: Record<string, FlagSpec> = {
   "--diff": { commands: OPERATIONS, help: "show a detailed diff of every change" },
   "--parallel": {
     commands: OPERATIONS,
-    value: "N",
+    value: { name: "N", parse: (raw) => String(parseParallel(raw)) },
     help: "run at most N resource operations at once (N >= 1)",
   },
+  "--to": {
+    commands: ["rollback"],
+    value: { name: "DIGEST", parse: parseDigest },
+    help: "pin this digest (one the stack deployed) instead of the previous one",
+  },
+  "--clear": { commands: ["rollback"], help: "remove the pin: deploys build or promote again" },
   "--refresh": { commands: ["preview", "up", "destroy"], help: "refresh state from the cloud first" },
   "--show-secrets": { commands: ["outputs"], help: "print secret outputs in clear text" },
   "--no-comment": { commands: OPERATIONS, help: "do not post the pull-request comment" },
+  "--no-install": {
+    commands: COMMANDS,
+    help: "never fetch a missing Pulumi CLI or kind into .tools/: fail and say how to install them",
+  },
   "--yes": { commands: COMMANDS, help: "accepted and ignored: the driver never prompts" },
 };
 
@@ -59,7 +76,7 @@ const ALIASES: Record<string, string> = { "-y": "--yes" };
 
 export function usage(stacks: readonly string[]): string {
   const flagLines = Object.entries(FLAGS).map(([name, spec]) => {
-    const left = spec.value ? `${name} ${spec.value}` : name;
+    const left = spec.value ? `${name} ${spec.value.name}` : name;
     return `  ${left.padEnd(22)}${spec.help} (${spec.commands.join(", ")})`;
   });
   return [
@@ -72,6 +89,7 @@ export function usage(stacks: readonly string[]): string {
     "  refresh               reconcile state with the real resources",
     "  destroy               delete every resource of the stack",
     "  outputs               print the stack outputs as JSON (secrets masked)",
+    "  rollback              pin the image deployed before (or --to DIGEST) and deploy it; --clear unpins",
     "",
     `stacks: ${stacks.join(", ")} (any Pulumi.<stack>.yaml)`,
     "",
@@ -88,6 +106,16 @@ const USAGE_LINE = "usage: tsx automation/cli.ts <command> <stack> [flags] (--he
 
 function fail(message: string): never {
   throw new UsageError(`${message}\n${USAGE_LINE}`);
+}
+
+function parseDigest(raw: string | undefined): string {
+  if (raw === undefined || raw === "" || raw.startsWith("--")) {
+    fail("--to needs a value: an image digest, e.g. --to sha256:<64 hex>");
+  }
+  if (!/^sha256:[a-f0-9]{64}$/.test(raw)) {
+    fail(`--to "${raw}" is not allowed: expected an image digest sha256:<64 lowercase hex>`);
+  }
+  return raw;
 }
 
 function parseParallel(raw: string | undefined): number {
@@ -122,7 +150,7 @@ export function parseArgs(argv: readonly string[], stacks: readonly string[]): P
     if (flags.has(name)) fail(`flag "${name}" given twice`);
     if (spec.value) {
       const value = eq >= 0 ? arg.slice(eq + 1) : argv[++i];
-      flags.set(name, String(parseParallel(value)));
+      flags.set(name, spec.value.parse(value));
     } else {
       if (eq >= 0) fail(`flag "${rawName}" takes no value (got "${arg}")`);
       flags.set(name, true);
@@ -148,7 +176,9 @@ export function parseArgs(argv: readonly string[], stacks: readonly string[]): P
     }
   }
 
+  if (flags.has("--to") && flags.has("--clear")) fail("give either --to or --clear, not both");
   const parallel = flags.get("--parallel");
+  const to = flags.get("--to");
   return {
     kind: "run",
     args: {
@@ -160,6 +190,9 @@ export function parseArgs(argv: readonly string[], stacks: readonly string[]): P
       refresh: flags.has("--refresh"),
       showSecrets: flags.has("--show-secrets"),
       comment: !flags.has("--no-comment"),
+      noInstall: flags.has("--no-install"),
+      ...(typeof to === "string" ? { to } : {}),
+      ...(flags.has("--clear") ? { clear: true } : {}),
     },
   };
 }

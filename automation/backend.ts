@@ -148,9 +148,9 @@ export function resolveWorkspaceSettings(opts: {
     }
   }
 
-  // The program's GitHub provider (and the GHCR push) read GITHUB_TOKEN. In Actions that name holds
-  // the workflow token, used here for pull-request comments; a token with admin rights on the GitOps
-  // repository is handed to Pulumi separately as GITOPS_GITHUB_TOKEN.
+  // The program's GitHub provider reads GITHUB_TOKEN (the GHCR push uses Docker's own login). In Actions
+  // that name holds the workflow token, used here for pull-request comments; a token with admin rights
+  // on the GitOps repository is handed to Pulumi separately as GITOPS_GITHUB_TOKEN.
   const gitopsToken = nonEmpty(env.GITOPS_GITHUB_TOKEN);
   if (gitopsToken) envVars.GITHUB_TOKEN = gitopsToken;
 

@@ -10,6 +10,7 @@
 import * as os from "node:os";
 import { runDriver } from "./driver";
 import { PROJECT_DIR } from "./stack-files";
+import { realInstaller } from "./tools";
 
 async function main(): Promise<number> {
   const controller = new AbortController();
@@ -33,6 +34,7 @@ async function main(): Promise<number> {
     random: Math.random,
     now: Date.now,
     signal: controller.signal,
+    installTools: realInstaller,
   });
 }
 

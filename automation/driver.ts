@@ -7,13 +7,24 @@
  * stack stayed locked; 2 bad command line; 3 prerequisites missing (nothing was changed).
  */
 import * as fs from "node:fs";
+import * as path from "node:path";
 import { parseArgs, UsageError, type Command, type DriverArgs } from "./args";
 import { resolveWorkspaceSettings, type WorkspaceSettings } from "./backend";
 import { resolvePullRequest, upsertComment, type CommentsApi } from "./github";
-import { formatChecks, requiredChecks, runChecks, type CheckResult } from "./prereqs";
+import { findOnPath, formatChecks, requiredChecks, runChecks, type CheckResult } from "./prereqs";
 import { DEFAULT_LOCK_RETRY, withLockRetry, type RetryPolicy } from "./retry";
+import { describePinChange, pinForRollback, RollbackRefused, type PinChange } from "./rollback";
 import type { StackApi, StackHandle } from "./stack-api";
 import { knownStacks, readStackFile, type StackFile } from "./stack-files";
+import {
+  installPlan,
+  KIND_VERSION,
+  PULUMI_CLI_VERSION,
+  TOOLS_DIR,
+  withToolsOnPath,
+  type ToolInstaller,
+  type ToolName,
+} from "./tools";
 import {
   changeCount,
   commentMarker,
@@ -48,6 +59,8 @@ export interface DriverDeps {
   retryPolicy?: RetryPolicy;
   /** Per prerequisite command time limit. */
   checkTimeoutMs?: number;
+  /** Fetches a missing Pulumi CLI or kind into .tools/; without it (or with --no-install) they are reported missing. */
+  installTools?: ToolInstaller;
   /** Cancels a running operation (SIGINT to the Pulumi CLI). */
   signal?: AbortSignal;
 }
@@ -101,7 +114,8 @@ async function runOperation(
         unexpectedChanges: args.expectNoChanges && hasChanges(r.changeSummary),
       };
     }
-    case "up": {
+    case "up":
+    case "rollback": {
       if (args.expectNoChanges) {
         // Automation API's up skips the CLI's own preview; check first so nothing is applied.
         deps.stderr("--expect-no-changes: previewing first\n");
@@ -165,6 +179,41 @@ function publishSummary(report: OperationReport, args: DriverArgs, deps: DriverD
   })();
 }
 
+/**
+ * Installs the missing Pulumi CLI and kind (those `required` names) into .tools/, saying so first,
+ * unless --no-install or no installer was given; returns the environment to check and run with.
+ */
+async function installMissingTools(
+  required: readonly string[],
+  args: DriverArgs,
+  deps: DriverDeps,
+  failures: CheckResult[],
+): Promise<Record<string, string | undefined>> {
+  const installable = required.filter((n): n is ToolName => n === "pulumi" || n === "kind");
+  const missing = installable.filter((t) => !findOnPath(t, withToolsOnPath(deps.env, deps.projectDir)));
+  if (missing.length > 0 && !args.noInstall && deps.installTools) {
+    for (const tool of missing) {
+      const plan = installPlan(tool, deps.projectDir);
+      if ("unavailable" in plan) {
+        deps.stderr(`${tool} is missing and cannot be fetched here: ${plan.unavailable}\n`);
+        continue;
+      }
+      deps.stderr(`${tool} is missing: ${plan.notice}\n`);
+      try {
+        await plan.run(deps.installTools);
+      } catch (err) {
+        failures.push({
+          name: `install ${tool}`,
+          status: "failed",
+          detail: (err as Error).message,
+          fix: `check your network, or install ${tool} yourself (see below) and run again`,
+        });
+      }
+    }
+  }
+  return withToolsOnPath(deps.env, deps.projectDir);
+}
+
 function describeSettings(settings: WorkspaceSettings): string {
   const b = settings.backend;
   const pass = settings.passphraseSource ? `, passphrase from ${settings.passphraseSource}` : "";
@@ -210,8 +259,10 @@ export async function runDriver(argv: readonly string[], deps: DriverDeps): Prom
   });
   for (const p of settings.problems)
     failures.push({ name: "config", status: "failed", detail: p.what, fix: p.fix });
-  const checks = await runChecks(requiredChecks(args.command, stackFile.clusterProvider), {
-    env: deps.env,
+  const required = requiredChecks(args.command, stackFile.clusterProvider);
+  const env = await installMissingTools(required, args, deps, failures);
+  const checks = await runChecks(required, {
+    env,
     ...(deps.checkTimeoutMs !== undefined ? { timeoutMs: deps.checkTimeoutMs } : {}),
   });
   const all = [...checks, ...failures];
@@ -219,10 +270,21 @@ export async function runDriver(argv: readonly string[], deps: DriverDeps): Prom
   if (failed > 0) {
     deps.stderr(
       `error: cannot run "${what}": ${failed} prerequisite${failed === 1 ? "" : "s"} missing; nothing was changed.\n` +
-        `${formatChecks(all)}\n`,
+        `${formatChecks(all)}\n` +
+        (args.noInstall &&
+        checks.some((c) => c.status === "failed" && (c.name === "pulumi" || c.name === "kind"))
+          ? `  (without --no-install, the driver fetches the pinned Pulumi CLI ${PULUMI_CLI_VERSION} and kind ${KIND_VERSION} into ${TOOLS_DIR}/)\n`
+          : ""),
     );
     return EXIT.prerequisites;
   }
+  const toolsBin = env.PATH !== deps.env.PATH ? env.PATH : undefined;
+  if (toolsBin) settings.envVars.PATH = toolsBin;
+  const pulumiPath = findOnPath("pulumi", env);
+  const pulumiRoot =
+    pulumiPath?.startsWith(path.join(deps.projectDir, TOOLS_DIR, "bin")) === true
+      ? path.join(deps.projectDir, TOOLS_DIR)
+      : undefined;
   deps.stderr(`${what} (${stackFile.clusterProvider}): ${describeSettings(settings)}\n`);
 
   // 2. The workspace.
@@ -235,6 +297,7 @@ export async function runDriver(argv: readonly string[], deps: DriverDeps): Prom
       stackName: args.stack,
       workDir: deps.projectDir,
       envVars: settings.envVars,
+      ...(pulumiRoot ? { pulumiRoot } : {}),
     });
   } catch (err) {
     deps.stderr(`error: could not select or create stack "${args.stack}": ${errorText(err)}\n`);
@@ -251,6 +314,20 @@ export async function runDriver(argv: readonly string[], deps: DriverDeps): Prom
       return EXIT.ok;
     } catch (err) {
       deps.stderr(`error: could not read the outputs of "${args.stack}": ${errorText(err)}\n`);
+      return EXIT.failed;
+    }
+  }
+
+  // A rollback first pins the digest in the stack's config; the update below commits it to git.
+  let pinChange: PinChange | undefined;
+  if (args.command === "rollback") {
+    try {
+      pinChange = await pinForRollback(args, stack);
+    } catch (err) {
+      const refused = err instanceof RollbackRefused;
+      deps.stderr(
+        `error: ${refused ? "" : "could not change the pin: "}${errorText(err)}; nothing was changed\n`,
+      );
       return EXIT.failed;
     }
   }
@@ -295,8 +372,13 @@ export async function runDriver(argv: readonly string[], deps: DriverDeps): Prom
 
   if (error !== undefined) {
     deps.stderr(`error: ${what} failed:\n${error}\n`);
+    if (pinChange) {
+      await pinChange.restore();
+      deps.stderr(`the pin is back as it was (${pinChange.before ?? "unset"})\n`);
+    }
     return EXIT.failed;
   }
+  if (pinChange) deps.stdout(describePinChange(args.stack, pinChange));
   const n = changeCount(outcome.changes);
   if (outcome.unexpectedChanges) {
     deps.stderr(`error: ${what}: ${n} change(s) found and --expect-no-changes was given\n`);

@@ -289,7 +289,10 @@ const CHECKS: Record<CheckName, (opts: CheckOptions) => Promise<CheckResult>> = 
 export function requiredChecks(command: Command, provider: ClusterProvider): CheckName[] {
   if (command === "outputs") return ["pulumi"];
   if (provider === "kind") return ["pulumi", "docker", "kind"];
-  return command === "preview" || command === "up" ? ["pulumi", "docker", "aws"] : ["pulumi", "aws"];
+  // A rollback's update may still copy or build nothing, but it runs the same program as `up`.
+  return command === "preview" || command === "up" || command === "rollback"
+    ? ["pulumi", "docker", "aws"]
+    : ["pulumi", "aws"];
 }
 
 /** Runs the named checks concurrently and returns every result, in the order given. */

@@ -7,9 +7,13 @@ import type { CommentsApi } from "./github";
 import type { StackApi, StackHandle } from "./stack-api";
 
 export const localWorkspaceApi: StackApi = {
-  async createOrSelectStack({ stackName, workDir, envVars }): Promise<StackHandle> {
-    const { LocalWorkspace } = await import("@pulumi/pulumi/automation");
-    return LocalWorkspace.createOrSelectStack({ stackName, workDir }, { envVars });
+  async createOrSelectStack({ stackName, workDir, envVars, pulumiRoot }): Promise<StackHandle> {
+    const { LocalWorkspace, PulumiCommand } = await import("@pulumi/pulumi/automation");
+    const pulumiCommand = pulumiRoot ? await PulumiCommand.get({ root: pulumiRoot }) : undefined;
+    return LocalWorkspace.createOrSelectStack(
+      { stackName, workDir },
+      { envVars, ...(pulumiCommand ? { pulumiCommand } : {}) },
+    );
   },
 };
 

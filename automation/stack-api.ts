@@ -4,6 +4,7 @@
  * and tests pass a recording fake.
  */
 import type {
+  ConfigValue,
   DestroyOptions,
   DestroyResult,
   OutputMap,
@@ -24,6 +25,10 @@ export interface StackHandle {
   previewRefresh(opts?: RefreshOptions): Promise<Pick<PreviewResult, "stdout" | "changeSummary">>;
   destroy(opts?: DestroyOptions): Promise<Pick<DestroyResult, "stdout"> & Summary>;
   outputs(): Promise<OutputMap>;
+  /** The stack's config (Pulumi.<stack>.yaml); rejects when the key is not set. */
+  getConfig(key: string): Promise<ConfigValue>;
+  setConfig(key: string, value: ConfigValue): Promise<void>;
+  removeConfig(key: string): Promise<void>;
 }
 
 export interface StackSelection {
@@ -32,6 +37,8 @@ export interface StackSelection {
   workDir: string;
   /** Environment for every Pulumi command of this workspace, on top of the process environment. */
   envVars: Record<string, string>;
+  /** A Pulumi CLI installed under this root (`<root>/bin/pulumi`) instead of the one on PATH. */
+  pulumiRoot?: string;
 }
 
 export interface StackApi {

@@ -1,33 +1,42 @@
 /**
  * `npm run bench:app` (tsx bench/app.ts): requests/s and p50/p99 latency of the app's `/healthz` and `/`
- * against a bare node:http server answering the same bodies with the same content types, in the same run,
- * on loopback (127.0.0.1).
+ * against a bare node:http server answering the same bodies with the same content types, in one run.
+ *
+ *   - the app as its image runs it: compiled JS (`npm run build` in app/, done first), `node dist/main.js`,
+ *     NODE_ENV=production, metrics on, in its own process;
+ *   - the reference, bench/bare-server.mjs, in another plain `node` process;
+ *   - the load generator (autocannon) in this process, on loopback (127.0.0.1).
+ * With `taskset` and at least 2 cores, the generator is pinned to core 0 and both servers to core 1 (only
+ * one of them is loaded at a time), so neither server competes with the generator for its core.
  *
  * Options, as flags or environment variables (flags win):
- *   --seconds N      BENCH_SECONDS      measured seconds per target and route (default 5)
+ *   --seconds N      BENCH_SECONDS      measured 1-second rounds per target and route (default 5)
  *   --connections N  BENCH_CONNECTIONS  concurrent connections (default 50)
- *   --warmup N       BENCH_WARMUP       unmeasured seconds per target and route first (default 1)
- *   --tracing        BENCH_TRACING=1    also the app with OpenTelemetry tracing on (default sampling), exporting
- *                                       to an OTLP sink in this process; reports its ratio to the app without
- * The default run is 4 x (1 + 5) s, about 25 s (6 x with --tracing).
+ *   --warmup N       BENCH_WARMUP       unmeasured seconds per target and route first (default 2)
+ *   --tracing        BENCH_TRACING=1    also the app with OpenTelemetry tracing on (default sampling), in a
+ *                                       third process exporting to an OTLP sink in this one; reports its
+ *                                       ratio to the app without
  *
- * The measured seconds are 1-second rounds alternating app and bare, so a change in the machine's load
- * hits both alike. Reported: req/s over all rounds, the median of the rounds' p50 and p99, and the lowest
- * and highest per-round ratio next to the overall one, which shows how noisy the run was.
- *
- * Both servers run in one child process (used one at a time), the load generator in this one, so the
- * generator does not compete with the server for its core. Each round also measures the server process's
- * CPU time per request, which a loaded machine skews far less than req/s. Exits non-zero on errors (a server that fails to
- * start, socket errors, timeouts or non-2xx answers), never on the ratio.
+ * Rounds alternate app and bare (ABBA order), so a change in the machine's load hits both alike. Reported:
+ * req/s over all rounds, the median of the rounds' p50 and p99, the ratio per route and the lowest and
+ * highest per-round ratio (how noisy the run was), the core count and the load average before and after.
+ * On Linux each round also measures the serving process's CPU time per request (/proc/<pid>/stat), which
+ * a loaded machine skews far less than req/s.
+ * Exits non-zero on errors (a server that fails to start, socket errors, timeouts, non-2xx), never on the
+ * ratio.
  */
-import { fork, type ChildProcess } from "node:child_process";
+import { fork, spawn, spawnSync, type ChildProcess } from "node:child_process";
+import * as fs from "node:fs";
 import * as http from "node:http";
 import type { AddressInfo } from "node:net";
+import * as os from "node:os";
+import * as path from "node:path";
 import autocannon from "autocannon";
-import { loadConfig } from "../app/src/config";
-import { startTracing } from "../app/src/tracing";
+import { freePort } from "../test/support/net";
 
 const ROUTES = ["/healthz", "/"] as const;
+const APP_DIR = path.resolve(__dirname, "..", "app");
+const BARE_SERVER = path.join(__dirname, "bare-server.mjs");
 
 function option(flag: string, env: string, fallback: number, min: number, max: number): number {
   const at = process.argv.indexOf(`--${flag}`);
@@ -46,42 +55,33 @@ interface Round {
   p50: number;
   p99: number;
   errors: number;
-  /** CPU time (user + system) the serving process spent in the round, in microseconds. */
-  cpuMicros: number;
+  /** CPU time (user + system) the serving process spent in the round, in ms; undefined off Linux. */
+  cpuMs?: number;
 }
 
-interface Bases {
-  appBase: string;
-  bareBase: string;
+/** CPU time (user + system) a process has used so far, in ms, from /proc; undefined where there is none. */
+function cpuMsOf(pid: number): number | undefined {
+  try {
+    // Fields after the command name (which may hold spaces): utime and stime are the 12th and 13th.
+    const fields = fs.readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS;
+  } catch {
+    return undefined;
+  }
 }
+const CLOCK_TICKS = Number(spawnSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).stdout?.trim()) || 100;
 
-/** The CPU time a server process has used so far, in microseconds (it answers "cpu" on the IPC channel). */
-function cpuOf(server: ChildProcess): Promise<number> {
-  return new Promise((resolve) => {
-    server.once("message", (m) => {
-      const { user, system } = (m as { cpu: NodeJS.CpuUsage }).cpu;
-      resolve(user + system);
-    });
-    server.send("cpu");
-  });
-}
-
-async function round(
-  url: string,
-  connections: number,
-  seconds: number,
-  server: ChildProcess,
-): Promise<Round> {
-  const cpuBefore = await cpuOf(server);
+async function round(url: string, connections: number, seconds: number, pid: number): Promise<Round> {
+  const cpuBefore = cpuMsOf(pid);
   const result = await autocannon({ url, connections, duration: seconds });
-  const cpuMicros = (await cpuOf(server)) - cpuBefore;
+  const cpuAfter = cpuMsOf(pid);
   return {
     requests: result.requests.total,
     seconds: result.duration,
     p50: result.latency.p50,
     p99: result.latency.p99,
     errors: result.errors + result.timeouts + result.non2xx,
-    cpuMicros,
+    cpuMs: cpuBefore === undefined || cpuAfter === undefined ? undefined : cpuAfter - cpuBefore,
   };
 }
 
@@ -90,97 +90,140 @@ const median = (xs: number[]) => {
   const mid = sorted.length >> 1;
   return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 };
-/** Server CPU microseconds per answered request: unlike req/s, not skewed by what else the machine runs. */
-const cpuPerRequest = (rounds: Round[]) =>
-  rounds.reduce((t, r) => t + r.cpuMicros, 0) / rounds.reduce((n, r) => n + r.requests, 0);
 const rps = (rounds: Round[]) =>
   rounds.reduce((n, r) => n + r.requests, 0) / rounds.reduce((t, r) => t + r.seconds, 0);
+/** Server CPU µs per answered request (undefined off Linux): unlike req/s, not skewed by other load. */
+const cpuPerRequest = (rounds: Round[]) =>
+  rounds.some((r) => r.cpuMs === undefined)
+    ? undefined
+    : (rounds.reduce((t, r) => t + r.cpuMs!, 0) * 1000) / rounds.reduce((n, r) => n + r.requests, 0);
 
-/** Child process: both servers, then their base URLs on the IPC channel. */
-async function serve(): Promise<void> {
-  // The parent going away (finished, failed or killed) ends this process too.
-  process.on("disconnect", () => process.exit(0));
-  const config = loadConfig({ LOG_LEVEL: "error", APP_ENV: "dev" });
-  // With OTEL_EXPORTER_OTLP_ENDPOINT set (the --tracing server), tracing starts before the server loads.
-  startTracing(config);
-  const { buildServer } = await import("../app/src/server");
-  const app = buildServer(config).app;
-  const appBase = await app.listen({ port: 0, host: "127.0.0.1" });
+/** Pins a process (all its threads) to one core; false when taskset is missing or refuses. */
+function pin(pid: number, core: number): boolean {
+  return spawnSync("taskset", ["-a", "-pc", String(core), String(pid)], { stdio: "ignore" }).status === 0;
+}
 
-  // The same bodies and content types as the app's, with no framework around them.
-  const bodies = new Map<string, { type: string; body: Buffer }>();
-  for (const route of ROUTES) {
-    const res = await fetch(`${appBase}${route}`);
-    if (res.status !== 200) throw new Error(`app ${route}: ${res.status}`);
-    bodies.set(route, {
-      type: res.headers.get("content-type") ?? "text/plain",
-      body: Buffer.from(await res.arrayBuffer()),
-    });
+const exited = (child: ChildProcess, what: string) =>
+  new Promise<never>((_, reject) =>
+    child.once("exit", (code) => reject(new Error(`${what} exited (${code}) before it was ready`))),
+  );
+
+async function waitUntilReady(base: string, child: ChildProcess): Promise<void> {
+  const gaveUp = exited(child, "the app");
+  for (let i = 0; i < 200; i++) {
+    const ok = await fetch(`${base}/readyz`, { signal: AbortSignal.timeout(1000) }).then(
+      (r) => r.ok,
+      () => false,
+    );
+    if (ok) return;
+    await Promise.race([new Promise((resolve) => setTimeout(resolve, 50)), gaveUp]);
   }
-  const bare = http.createServer((req, res) => {
-    const hit = bodies.get(req.url ?? "");
-    if (!hit) {
-      res.writeHead(404).end();
-      return;
-    }
-    res.writeHead(200, { "content-type": hit.type, "content-length": hit.body.length }).end(hit.body);
-  });
-  await new Promise<void>((resolve) => bare.listen(0, "127.0.0.1", resolve));
-  const bases: Bases = { appBase, bareBase: `http://127.0.0.1:${(bare.address() as AddressInfo).port}` };
-  process.on("message", (m) => m === "cpu" && process.send?.({ cpu: process.cpuUsage() }));
-  process.send?.(bases);
+  throw new Error(`the app did not answer ${base}/readyz within 10 s`);
 }
 
 async function main(): Promise<void> {
   const opts = {
     seconds: option("seconds", "BENCH_SECONDS", 5, 1, 600),
     connections: option("connections", "BENCH_CONNECTIONS", 50, 1, 10000),
-    warmup: option("warmup", "BENCH_WARMUP", 1, 0, 60),
+    warmup: option("warmup", "BENCH_WARMUP", 2, 0, 60),
     tracing: process.argv.includes("--tracing") || process.env.BENCH_TRACING === "1",
   };
-  const sink = opts.tracing ? await otlpSink() : undefined;
-  const servers = (env: NodeJS.ProcessEnv) => {
-    const child = fork(__filename, ["--serve"], { execArgv: ["--import", "tsx"], env });
-    children.push(child);
-    return new Promise<Bases & { child: ChildProcess }>((resolve, reject) => {
-      child.once("message", (m) => resolve({ ...(m as Bases), child }));
-      child.once("exit", (code) => reject(new Error(`the server process exited (${code}) before listening`)));
-    });
-  };
+  const build = spawnSync("npm", ["run", "--silent", "build"], { cwd: APP_DIR, stdio: "inherit" });
+  if (build.status !== 0) throw new Error(`npm run build in app/ failed (${build.status})`);
+
   const children: ChildProcess[] = [];
+  const stopAll = () => children.forEach((c) => c.kill("SIGKILL"));
+  process.once("SIGINT", () => {
+    stopAll();
+    process.exit(130);
+  });
+  const sink = opts.tracing ? await otlpSink() : undefined;
+  // The app as its image runs it; `tracing` adds the OTLP endpoint (the app then starts its tracing SDK).
+  const startApp = async (tracing?: { endpoint: string }) => {
+    const { OTEL_EXPORTER_OTLP_ENDPOINT: _unset, ...env } = process.env;
+    const port = await freePort();
+    const child = spawn(process.execPath, ["dist/main.js"], {
+      cwd: APP_DIR,
+      env: {
+        ...env,
+        NODE_ENV: "production",
+        PORT: String(port),
+        HOST: "127.0.0.1",
+        APP_ENV: "prod",
+        ...(tracing ? { OTEL_EXPORTER_OTLP_ENDPOINT: tracing.endpoint } : {}),
+      },
+      stdio: ["ignore", "ignore", "inherit"],
+    });
+    children.push(child);
+    const base = `http://127.0.0.1:${port}`;
+    await waitUntilReady(base, child);
+    return { child, base };
+  };
   try {
-    const { OTEL_EXPORTER_OTLP_ENDPOINT: _unset, ...untraced } = process.env;
-    const { appBase, bareBase, child } = await servers(untraced);
-    const targets = [
-      { name: "app (fastify)", base: appBase, child },
-      { name: "bare node:http", base: bareBase, child },
-    ];
-    if (sink) {
-      const traced = await servers({ ...untraced, OTEL_EXPORTER_OTLP_ENDPOINT: sink.url });
-      targets.splice(1, 0, { name: TRACED, base: traced.appBase, child: traced.child });
+    const { child: app, base: appBase } = await startApp();
+    const traced = sink ? await startApp({ endpoint: sink.url }) : undefined;
+
+    // The same bodies and content types as the app's, with no framework around them.
+    const bodies: Record<string, { type: string; body: string }> = {};
+    for (const route of ROUTES) {
+      const res = await fetch(`${appBase}${route}`);
+      if (res.status !== 200) throw new Error(`app ${route}: ${res.status}`);
+      bodies[route] = {
+        type: res.headers.get("content-type") ?? "text/plain",
+        body: Buffer.from(await res.arrayBuffer()).toString("base64"),
+      };
     }
+    const bare = fork(BARE_SERVER, [], { execArgv: [], stdio: ["ignore", "ignore", "inherit", "ipc"] });
+    children.push(bare);
+    bare.send(bodies);
+    const barePort = await Promise.race([
+      new Promise<number>((resolve) => bare.once("message", (m) => resolve((m as { port: number }).port))),
+      exited(bare, "the bare server"),
+    ]);
+    const bareBase = `http://127.0.0.1:${barePort}`;
+
+    const cores = os.availableParallelism();
+    const pinned =
+      cores >= 2 &&
+      pin(process.pid, 0) &&
+      pin(app.pid!, 1) &&
+      pin(bare.pid!, 1) &&
+      (!traced || pin(traced.child.pid!, 1))
+        ? `load generator on core 0, app${traced ? "s (with and without tracing)" : ""} and bare server on core 1`
+        : "not pinned (needs taskset and 2 cores)";
+    const loadBefore = os.loadavg();
+
+    const targets = [
+      { name: "app (fastify)", base: appBase, pid: app.pid! },
+      { name: "bare node:http", base: bareBase, pid: bare.pid! },
+      ...(traced ? [{ name: TRACED, base: traced.base, pid: traced.child.pid! }] : []),
+    ];
     const rounds = new Map<string, Round[]>();
     for (const route of ROUTES) {
       for (const t of targets) {
-        if (opts.warmup > 0) await round(`${t.base}${route}`, opts.connections, opts.warmup, t.child);
+        if (opts.warmup > 0) await round(`${t.base}${route}`, opts.connections, opts.warmup, t.pid);
         rounds.set(`${t.name} ${route}`, []);
       }
       for (let i = 0; i < opts.seconds; i++) {
-        for (const t of targets) {
+        for (const t of i % 2 === 0 ? targets : [...targets].reverse()) {
           rounds
             .get(`${t.name} ${route}`)!
-            .push(await round(`${t.base}${route}`, opts.connections, 1, t.child));
+            .push(await round(`${t.base}${route}`, opts.connections, 1, t.pid));
         }
       }
     }
+    const loadAfter = os.loadavg();
 
+    const load = (l: number[]) => l.map((x) => x.toFixed(2)).join(" ");
     console.log(
-      `\nnode ${process.version}, ${opts.connections} connections, ${opts.seconds} x 1 s per target and ` +
-        `route (after ${opts.warmup} s warm-up), 127.0.0.1\n`,
+      `\nnode ${process.version}, ${cores} cores (${os.cpus()[0]?.model ?? "unknown CPU"}), ${pinned}\n` +
+        `load average ${load(loadBefore)} before, ${load(loadAfter)} after\n` +
+        `${opts.connections} connections, ${opts.seconds} x 1 s per target and route (after ${opts.warmup} s ` +
+        `warm-up), 127.0.0.1; app: node dist/main.js, NODE_ENV=production, metrics on\n`,
     );
     const row = (cells: string[]) =>
       console.log(
-        [cells[0]!.padEnd(17), cells[1]!.padEnd(8), ...cells.slice(2).map((c) => c.padStart(8))].join("  "),
+        [cells[0]!.padEnd(15), cells[1]!.padEnd(8), ...cells.slice(2).map((c) => c.padStart(8))].join("  "),
       );
     row(["target", "route", "req/s", "p50 ms", "p99 ms", "errors", "cpu µs/req"]);
     let errors = 0;
@@ -190,6 +233,7 @@ async function main(): Promise<void> {
         const e = rs.reduce((n, r) => n + r.errors, 0);
         errors += e;
         const p = (k: "p50" | "p99") => String(median(rs.map((r) => r[k])));
+        const cpu = cpuPerRequest(rs);
         row([
           t.name,
           route,
@@ -197,29 +241,31 @@ async function main(): Promise<void> {
           p("p50"),
           p("p99"),
           String(e),
-          cpuPerRequest(rs).toFixed(1),
+          cpu === undefined ? "n/a" : cpu.toFixed(1),
         ]);
       }
     }
     console.log("");
     for (const route of ROUTES) {
-      const app = rounds.get(`app (fastify) ${route}`)!;
-      const bare = rounds.get(`bare node:http ${route}`)!;
-      const perRound = app.map((r, i) => rps([r]) / rps([bare[i]!]));
+      const appRounds = rounds.get(`app (fastify) ${route}`)!;
+      const bareRounds = rounds.get(`bare node:http ${route}`)!;
+      const perRound = appRounds.map((r, i) => rps([r]) / rps([bareRounds[i]!]));
       console.log(
-        `ratio app/bare req/s  ${route.padEnd(8)}  ${(rps(app) / rps(bare)).toFixed(2)}` +
-          `  (rounds ${Math.min(...perRound).toFixed(2)}-${Math.max(...perRound).toFixed(2)})`,
+        `ratio app/bare req/s  ${route.padEnd(8)}  ${(rps(appRounds) / rps(bareRounds)).toFixed(2)}` +
+          `  (median of rounds ${median(perRound).toFixed(2)}, rounds ` +
+          `${Math.min(...perRound).toFixed(2)}-${Math.max(...perRound).toFixed(2)})`,
       );
     }
     if (sink) {
       for (const route of ROUTES) {
-        const app = rounds.get(`app (fastify) ${route}`)!;
-        const traced = rounds.get(`${TRACED} ${route}`)!;
-        const perRound = traced.map((r, i) => rps([r]) / rps([app[i]!]));
+        const appRounds = rounds.get(`app (fastify) ${route}`)!;
+        const tracedRounds = rounds.get(`${TRACED} ${route}`)!;
+        const perRound = tracedRounds.map((r, i) => rps([r]) / rps([appRounds[i]!]));
+        const [cpuTraced, cpuApp] = [cpuPerRequest(tracedRounds), cpuPerRequest(appRounds)];
         console.log(
-          `ratio traced/app req/s ${route.padEnd(8)}  ${(rps(traced) / rps(app)).toFixed(2)}` +
+          `ratio traced/app req/s ${route.padEnd(8)}  ${(rps(tracedRounds) / rps(appRounds)).toFixed(2)}` +
             `  (rounds ${Math.min(...perRound).toFixed(2)}-${Math.max(...perRound).toFixed(2)})` +
-            `  server CPU per request ${(cpuPerRequest(traced) / cpuPerRequest(app)).toFixed(2)}`,
+            (cpuTraced && cpuApp ? `  server CPU per request ${(cpuTraced / cpuApp).toFixed(2)}` : ""),
         );
       }
       console.log(`OTLP sink: ${sink.received()} (${TRACED}: default sampling)`);
@@ -229,7 +275,7 @@ async function main(): Promise<void> {
       process.exitCode = 1;
     }
   } finally {
-    for (const child of children) child.kill();
+    stopAll();
     sink?.close();
   }
 }
@@ -261,7 +307,7 @@ async function otlpSink() {
   };
 }
 
-(process.argv.includes("--serve") ? serve() : main()).catch((err: unknown) => {
+main().catch((err: unknown) => {
   console.error(err instanceof Error ? err.message : err);
   process.exit(1);
 });

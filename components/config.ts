@@ -15,6 +15,9 @@ const CLUSTER_PROVIDERS = ["kind", "eks"] as const;
 const REGISTRIES = ["local", "ghcr", "ecr"] as const;
 const NAT_STRATEGIES = ["Single", "OnePerAz"] as const;
 const CAPACITY_TYPES = ["ON_DEMAND", "SPOT"] as const;
+const OIDC_PROVIDER_MODES = ["create", "existing"] as const;
+/** Argo CD's built-in roles a GitHub team can be mapped to. */
+const ARGOCD_ROLES = ["admin", "readonly"] as const;
 
 /** Kubernetes minor versions this program is tested against: in EKS standard support and published by kind. */
 export const SUPPORTED_KUBERNETES_VERSIONS = ["1.35", "1.36"] as const;
@@ -25,11 +28,17 @@ const AWS_REGION = /^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d$/;
 const IAM_ARN = /^arn:aws[a-z-]*:iam::\d{12}:(role|user)\/[\w+=,.@/-]+$/;
 const GITHUB_NAME = /^[A-Za-z0-9_.-]{1,100}$/;
 const DIGEST_PINNED_IMAGE = /^[\w./:-]+:[\w.-]+@sha256:[a-f0-9]{64}$/;
+const S3_BUCKET = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
+const ADMINISTRATOR_ACCESS = /:policy\/AdministratorAccess$/;
+const OPEN_CIDR = "0.0.0.0/0";
 const PROMETHEUS_DURATION = /^[1-9]\d*[hdwy]$/;
 /** Bucket boundaries (ms) of the app's request duration histogram (app/src/metrics.ts): latency SLO thresholds. */
 export const APP_LATENCY_BUCKETS_MS = [5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000] as const;
 /** Keys of earlier versions and their successors, named in the error when a stack file still sets them. */
 const RENAMED_KEYS: Record<string, string> = { minioPort: "s3Port", minioImage: "s3Image" };
+/** A DNS name of at least two labels, lowercase, no trailing dot (e.g. staging.example.com). */
+const DOMAIN_NAME = /^(?=.{4,200}$)([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?\.)+[a-z]([-a-z0-9]{0,61}[a-z0-9])?$/;
+const EXTERNAL_DNS_POLICIES = ["upsert-only", "sync"] as const;
 /** redis-ha spreads its three replicas over distinct nodes (hard anti-affinity). */
 const HA_MIN_NODES = 3;
 
@@ -113,6 +122,8 @@ export const rawConfigSchema = z.strictObject({
   localRegistryImage: digestPinnedImage(),
   s3Port: hostPort(),
   s3Image: digestPinnedImage(),
+  localGitPort: hostPort(),
+  localGitBaseImage: digestPinnedImage(),
 
   awsRegion: z.string().regex(AWS_REGION, { error: "must be an AWS region such as eu-west-1" }).optional(),
   availabilityZones: list(
@@ -131,11 +142,35 @@ export const rawConfigSchema = z.strictObject({
   publicAccessCidrs: list(ipv4Cidr(0, 32)),
   clusterAdminArns: list(z.string().regex(IAM_ARN, { error: "must be an IAM role or user ARN" })),
 
+  domain: z
+    .string()
+    .regex(DOMAIN_NAME, {
+      error: "must be a DNS name you control in Route 53, lowercase, e.g. staging.example.com",
+    })
+    .optional(),
+  hostedZoneId: z
+    .string()
+    .regex(/^Z[A-Z0-9]{1,31}$/, { error: "must be a Route 53 hosted zone id like Z0123456789ABCDEFGHIJ" })
+    .optional(),
+  adminCidrs: list(ipv4Cidr(0, 32)),
+  wafEnabled: boolean(),
+  externalDnsPolicy: z.enum(EXTERNAL_DNS_POLICIES),
+
   imageRegistry: z.enum(REGISTRIES),
   appImageName: z.string().regex(/^[a-z0-9]+([._-][a-z0-9]+)*$/, {
     error: "must be an image name: lowercase, digits, '.', '_', '-'",
   }),
   ecrKeepImages: integer().pipe(z.number().min(1).max(1000)),
+  promoteFromStack: z
+    .string()
+    .regex(/^([A-Za-z0-9_.-]+\/){0,2}[A-Za-z0-9_.-]+$/, {
+      error: "must be a stack name: <stack>, <project>/<stack> or <organization>/<project>/<stack>",
+    })
+    .optional(),
+  appImagePin: z
+    .string()
+    .regex(/^sha256:[a-f0-9]{64}$/, { error: "must be an image digest: sha256:<64 lowercase hex>" })
+    .optional(),
 
   githubEnabled: boolean(),
   githubOwner: z
@@ -162,12 +197,33 @@ export const rawConfigSchema = z.strictObject({
       error: "must be the https:// URL at which GitHub reaches Argo CD (trusted certificate)",
     })
     .optional(),
+  githubOidcProvider: z.enum(OIDC_PROVIDER_MODES),
   githubOidcProviderArn: z
     .string()
     .regex(/^arn:aws[a-z-]*:iam::\d{12}:oidc-provider\/token\.actions\.githubusercontent\.com$/, {
       error: "must be the ARN of the account's token.actions.githubusercontent.com OIDC provider",
     })
     .optional(),
+
+  pulumiStateBucket: z
+    .string()
+    .regex(S3_BUCKET, { error: "must be an S3 bucket name (3-63 lowercase letters, digits, '.', '-')" })
+    .optional(),
+  pullRequestPreviews: boolean(),
+  ghcrPullUsername: z.string().regex(GITHUB_NAME, { error: "must be a GitHub user name" }).optional(),
+  argocdSsoGithubOrg: z
+    .string()
+    .regex(GITHUB_NAME, { error: "must be a GitHub organisation name" })
+    .optional(),
+  argocdSsoClientId: z
+    .string()
+    .regex(/^[\w.-]{8,64}$/, { error: "must be a GitHub OAuth App client id" })
+    .optional(),
+  argocdSsoTeamRoles: list(
+    z.string().regex(new RegExp(`^[a-z0-9][a-z0-9-]*:(${ARGOCD_ROLES.join("|")})$`), {
+      error: `must be "<team-slug>:<role>" with role one of ${ARGOCD_ROLES.join(", ")}`,
+    }),
+  ),
 
   argocdChartVersion: chartVersion("argo-cd"),
   kubePrometheusStackChartVersion: chartVersion("kube-prometheus-stack"),
@@ -176,6 +232,13 @@ export const rawConfigSchema = z.strictObject({
   lokiChartVersion: chartVersion("loki"),
   alloyChartVersion: chartVersion("alloy"),
   tempoChartVersion: chartVersion("tempo"),
+  argoRolloutsChartVersion: chartVersion("argo-rollouts"),
+  awsLoadBalancerControllerChartVersion: chartVersion("aws-load-balancer-controller"),
+  externalDnsChartVersion: chartVersion("external-dns"),
+  metricsServerChartVersion: chartVersion("metrics-server"),
+  clusterAutoscalerChartVersion: chartVersion("cluster-autoscaler"),
+  externalSecretsChartVersion: chartVersion("external-secrets"),
+  policyControllerChartVersion: chartVersion("policy-controller"),
 
   argocdHighAvailability: boolean(),
   prometheusRetention: z.string().regex(PROMETHEUS_DURATION, {
@@ -239,6 +302,22 @@ export interface EksSettings {
   readonly endpointPublicAccess: boolean;
   readonly publicAccessCidrs: readonly string[];
   readonly clusterAdminArns: readonly string[];
+  /** The stack's front door: DNS, certificates, who may reach the admin UIs. */
+  readonly edge: EdgeSettings;
+}
+
+/** DNS, TLS and access of an EKS stack's ingress (see docs/eks.md). */
+export interface EdgeSettings {
+  /** The stack's domain: app.<domain>, argocd.<domain>, grafana.<domain>. */
+  readonly domain: string;
+  /** The public Route 53 zone of the domain; looked up by name when unset. */
+  readonly hostedZoneId?: string;
+  /** Who may reach the Argo CD and Grafana UIs; empty: internal load balancer only. */
+  readonly adminCidrs: readonly string[];
+  /** AWS WAF on the app's load balancer. */
+  readonly wafEnabled: boolean;
+  /** external-dns: "upsert-only" never deletes records, "sync" also removes stale ones. */
+  readonly externalDnsPolicy: (typeof EXTERNAL_DNS_POLICIES)[number];
 }
 
 /** GitHub management; when disabled, Argo CD reads the public repository over HTTPS. */
@@ -252,11 +331,37 @@ export type GitHubSettings =
       readonly reviewerTeams: readonly string[];
       /** Policies of the role GitHub Actions assumes through OIDC (AWS stacks). */
       readonly actionsPolicyArns: readonly string[];
-      /** An existing GitHub OIDC provider of the account; created when unset. */
-      readonly oidcProviderArn?: string;
+      /**
+       * The account's GitHub OIDC provider (one per account): created by this stack, or an existing one
+       * (by ARN, or looked up by its URL when no ARN is given).
+       */
+      readonly oidcProvider:
+        { readonly mode: "create" } | { readonly mode: "existing"; readonly arn?: string };
+      /** S3 bucket of the Pulumi state (s3:// backend); the deploy and preview roles may use it. */
+      readonly stateBucket?: string;
+      /** A `<env>-preview` environment and read-only role for live previews of pull requests (never prod). */
+      readonly pullRequestPreviews: boolean;
       /** Argo CD's URL as GitHub reaches it; a push webhook is registered only when set. */
       readonly argocdPublicUrl?: string;
     };
+
+/**
+ * Where Argo CD reads the GitOps repository: the GitHub repository Pulumi manages (`github`), a public
+ * https:// repository such as a fork (`url`, read anonymously), or the dev stack's local git server
+ * (`local`, the default on kind without GitHub), which Pulumi pushes gitops/ and the image file to.
+ */
+export type GitOpsSource = "github" | "url" | "local";
+
+/** The local git server (kind): container `<cluster>-git` on the kind network. */
+export const LOCAL_GIT_SERVER = {
+  /** Port it listens on inside the container (and so on the kind network). */
+  containerPort: 8080,
+  /** The repository it serves, under /git/. */
+  repository: "gitops.git",
+} as const;
+
+/** The container name of the local git server of a kind cluster. */
+export const localGitServerName = (clusterName: string) => `${clusterName}-git`;
 
 /** The one typed, frozen configuration object the rest of the program receives. */
 export interface PlatformConfig {
@@ -266,10 +371,28 @@ export interface PlatformConfig {
   readonly cluster: KindSettings | EksSettings;
   readonly imageRegistry: (typeof REGISTRIES)[number];
   /** The app image: name within the registry, and how many images ECR keeps. */
-  readonly appImage: { readonly name: string; readonly ecrKeepImages: number; readonly ghcrOwner?: string };
+  readonly appImage: {
+    readonly name: string;
+    readonly ecrKeepImages: number;
+    readonly ghcrOwner?: string;
+    /** User name that goes with the `ghcrPullToken` secret (default: the owner). */
+    readonly ghcrPullUsername?: string;
+    /** A digest this stack deployed before, kept until cleared (npm run rollback). */
+    readonly pin?: string;
+  };
+  /** Where the image comes from when this stack does not build it (build once, promote the digest). */
+  readonly promotion?: { readonly fromStack: string };
   readonly github: GitHubSettings;
+  /**
+   * The repository whose deploy workflow signs the app image; signatures are verified at admission.
+   * Undefined with the local registry (dev), which the cluster trusts without signatures.
+   */
+  readonly imageSigner?: { readonly owner: string; readonly repository: string };
   readonly gitops: {
+    readonly source: GitOpsSource;
     readonly repoUrl: string;
+    /** The local git server (source `local` only): host port and the base image it is built on. */
+    readonly localServer?: { readonly port: number; readonly baseImage: string };
     readonly revision: string;
     readonly appNamespaces: readonly string[];
   };
@@ -281,10 +404,25 @@ export interface PlatformConfig {
     readonly loki: string;
     readonly alloy: string;
     readonly tempo: string;
+    readonly argoRollouts: string;
+    readonly awsLoadBalancerController: string;
+    readonly externalDns: string;
+    readonly metricsServer: string;
+    readonly clusterAutoscaler: string;
+    readonly externalSecrets: string;
+    readonly policyController: string;
   };
   /** Per-environment settings of the add-ons (Argo CD, Prometheus, Velero). */
   readonly addons: {
     readonly argocdHighAvailability: boolean;
+    /** GitHub OAuth through Dex; when set, the local admin account is disabled. */
+    readonly argocdSso?: {
+      readonly githubOrg: string;
+      readonly clientId: string;
+      /** Argo CD's public URL (argocd-cm `url`); Dex's callback is <url>/api/dex/callback. */
+      readonly url: string;
+      readonly teamRoles: readonly { readonly team: string; readonly role: (typeof ARGOCD_ROLES)[number] }[];
+    };
     readonly prometheus: { readonly retention: string; readonly storageGiB: number };
     readonly backup: { readonly schedule: string; readonly retentionDays: number };
     readonly logs: { readonly retentionDays: number };
@@ -316,18 +454,27 @@ export class ConfigError extends Error {
  * Keys whose values are Pulumi secrets (`pulumi config set --secret`): read with getSecret so they stay
  * encrypted end to end, never validated as plain strings, never in the frozen config object.
  */
-export const SECRET_CONFIG_KEYS = ["ciConfigPassphrase"] as const;
+export const SECRET_CONFIG_KEYS = ["ciConfigPassphrase", "ghcrPullToken", "argocdSsoClientSecret"] as const;
+export type SecretConfigKey = (typeof SECRET_CONFIG_KEYS)[number];
 
 /** Secret configuration values, as secret outputs (undefined when unset). */
-export function loadSecretConfig(): Record<
-  (typeof SECRET_CONFIG_KEYS)[number],
-  pulumi.Output<string> | undefined
-> {
+export function loadSecretConfig(): Record<SecretConfigKey, pulumi.Output<string> | undefined> {
   const config = new pulumi.Config(CONFIG_NAMESPACE);
-  return { ciConfigPassphrase: config.getSecret("ciConfigPassphrase") };
+  return Object.fromEntries(SECRET_CONFIG_KEYS.map((key) => [key, config.getSecret(key)])) as Record<
+    SecretConfigKey,
+    pulumi.Output<string> | undefined
+  >;
 }
 
-/** Reads the `gitops-platform:*` keys of the current stack and validates them. */
+/** Context of a validation: where it runs and which secret keys are set (their values are never read). */
+export interface ConfigContext {
+  project: string;
+  stack: string;
+  /** Secret keys the stack sets. Default: none. */
+  secretsSet?: readonly SecretConfigKey[];
+}
+
+/** Reads the `gitops-platform:*` keys of the current stack, validates them and logs the warnings. */
 export function loadPlatformConfig(): PlatformConfig {
   const config = new pulumi.Config(CONFIG_NAMESPACE);
   const raw: Record<string, string> = {};
@@ -335,22 +482,57 @@ export function loadPlatformConfig(): PlatformConfig {
     const value = config.get(key);
     if (value !== undefined) raw[key] = value;
   }
-  return parsePlatformConfig(raw, { project: pulumi.getProject(), stack: pulumi.getStack() });
+  const secrets = loadSecretConfig();
+  const context: ConfigContext = {
+    project: pulumi.getProject(),
+    stack: pulumi.getStack(),
+    secretsSet: SECRET_CONFIG_KEYS.filter((key) => secrets[key] !== undefined),
+  };
+  const platform = parsePlatformConfig(raw, context);
+  for (const warning of configWarnings(platform, context)) void pulumi.log.warn(warning);
+  return platform;
 }
 
 /** Validates raw (string) configuration values; pure, so tests can call it directly. */
-export function parsePlatformConfig(
-  raw: Record<string, unknown>,
-  context: { project: string; stack: string },
-): PlatformConfig {
+export function parsePlatformConfig(raw: Record<string, unknown>, context: ConfigContext): PlatformConfig {
   const parsed = rawConfigSchema.safeParse(raw, { reportInput: true });
   if (!parsed.success) {
     throw new ConfigError(parsed.error.issues.map((issue) => describeIssue(issue, raw)));
   }
   const c = parsed.data;
-  const problems = crossFieldProblems(c);
+  const problems = crossFieldProblems(c, context);
   if (problems.length > 0) throw new ConfigError(problems);
   return deepFreeze(toPlatformConfig(c, context));
+}
+
+/**
+ * Valid but wider-than-least-privilege choices, each an explicit config value: the program runs and
+ * says so. Pure, like parsePlatformConfig.
+ */
+export function configWarnings(config: PlatformConfig, context: ConfigContext): string[] {
+  const warnings: string[] = [];
+  const key = (k: keyof RawConfig | SecretConfigKey) => `${CONFIG_NAMESPACE}:${k}`;
+  if (config.cluster.provider === "eks" && config.cluster.endpointPublicAccess) {
+    if (config.cluster.publicAccessCidrs.includes(OPEN_CIDR)) {
+      warnings.push(
+        `${key("publicAccessCidrs")}: the EKS API endpoint of ${config.stack} is open to the internet (${OPEN_CIDR}); list your VPN and runner egress CIDRs, or set endpointPublicAccess to false`,
+      );
+    }
+  }
+  if (config.github.enabled) {
+    const admin = config.github.actionsPolicyArns.filter((arn) => ADMINISTRATOR_ACCESS.test(arn));
+    if (admin.length > 0) {
+      warnings.push(
+        `${key("githubActionsPolicyArns")}: ${admin.join(", ")} gives GitHub Actions every permission in the account; the program's own deploy policy is all a deploy needs`,
+      );
+    }
+  }
+  if (config.imageRegistry === "ghcr" && !(context.secretsSet ?? []).includes("ghcrPullToken")) {
+    warnings.push(
+      `${key("ghcrPullToken")}: not set, so the cluster pulls ghcr.io/${config.appImage.ghcrOwner}/${config.appImage.name} anonymously and the package must be public; set a token with read:packages only (pulumi config set --secret ghcrPullToken)`,
+    );
+  }
+  return warnings;
 }
 
 function describeIssue(issue: z.core.$ZodIssue, raw: Record<string, unknown>): string {
@@ -366,9 +548,10 @@ function describeIssue(issue: z.core.$ZodIssue, raw: Record<string, unknown>): s
   return `${key}: ${issue.message} (${got})`;
 }
 
-function crossFieldProblems(c: RawConfig): string[] {
+function crossFieldProblems(c: RawConfig, context: ConfigContext): string[] {
+  const secretsSet = context.secretsSet ?? [];
   const problems: string[] = [];
-  const key = (k: keyof RawConfig) => `${CONFIG_NAMESPACE}:${k}`;
+  const key = (k: keyof RawConfig | SecretConfigKey) => `${CONFIG_NAMESPACE}:${k}`;
   const show = (v: unknown) => JSON.stringify(v);
 
   if (c.clusterProvider === "eks") {
@@ -397,6 +580,26 @@ function crossFieldProblems(c: RawConfig): string[] {
         `${key("nodeDesiredSize")}: must be between nodeMinSize ${c.nodeMinSize} and nodeMaxSize ${c.nodeMaxSize} (got ${c.nodeDesiredSize})`,
       );
     }
+    if (!c.domain) {
+      problems.push(
+        `${key("domain")}: required when clusterProvider is "eks" (the app, Argo CD and Grafana are served under it; replace the placeholder with a domain of your Route 53 zone) (it is not set)`,
+      );
+    }
+    if (c.environment === "prod" && c.adminCidrs.some(isWholeInternet)) {
+      problems.push(
+        `${key("adminCidrs")}: 0.0.0.0/0 would open the Argo CD and Grafana UIs to the internet; prod allows only named networks (list your office/VPN CIDRs, or [] for an internal load balancer) (got ${show(c.adminCidrs)})`,
+      );
+    }
+    if (c.endpointPublicAccess && c.publicAccessCidrs.length === 0) {
+      problems.push(
+        `${key("publicAccessCidrs")}: the public EKS API endpoint needs the CIDRs allowed to reach it, or set endpointPublicAccess to false (got [])`,
+      );
+    }
+    if (c.environment === "prod" && c.endpointPublicAccess && c.publicAccessCidrs.includes(OPEN_CIDR)) {
+      problems.push(
+        `${key("publicAccessCidrs")}: prod must not open its EKS API endpoint to ${OPEN_CIDR}; list the CIDRs of your VPN and runners, or set endpointPublicAccess to false (got ${show(c.publicAccessCidrs)})`,
+      );
+    }
     if (c.imageRegistry === "local") {
       problems.push(
         `${key("imageRegistry")}: "local" works only with kind; use "ghcr" or "ecr" on EKS (got "local")`,
@@ -408,6 +611,12 @@ function crossFieldProblems(c: RawConfig): string[] {
     );
   }
 
+  if (c.promoteFromStack && /(^|\/)([^/]+)$/.exec(c.promoteFromStack)?.[2] === context.stack) {
+    problems.push(
+      `${key("promoteFromStack")}: a stack cannot promote from itself (got ${show(c.promoteFromStack)})`,
+    );
+  }
+
   if (c.imageRegistry === "ghcr" && !c.githubOwner) {
     problems.push(
       `${key("githubOwner")}: required when imageRegistry is "ghcr" (images go to ghcr.io/<owner>) (it is not set)`,
@@ -415,19 +624,20 @@ function crossFieldProblems(c: RawConfig): string[] {
   }
 
   if (c.clusterProvider === "kind") {
+    // Every one of these is a port on the host's 127.0.0.1 (the NodePorts are mapped at the same number).
     const ports = {
       appNodePort: c.appNodePort,
       argocdNodePort: c.argocdNodePort,
       grafanaNodePort: c.grafanaNodePort,
+      localRegistryPort: c.localRegistryPort,
+      s3Port: c.s3Port,
+      localGitPort: c.localGitPort,
     };
     const seen = new Map<number, string>();
     for (const [name, port] of Object.entries(ports)) {
       const other = seen.get(port);
       if (other) problems.push(`${CONFIG_NAMESPACE}:${name}: port ${port} is already used by ${other}`);
       seen.set(port, name);
-    }
-    if (c.localRegistryPort === c.s3Port) {
-      problems.push(`${key("s3Port")}: port ${c.s3Port} is already used by localRegistryPort`);
     }
     const nodeVersion = /:v(\d+\.\d+)\./.exec(c.kindNodeImage)?.[1];
     if (nodeVersion !== c.kubernetesVersion) {
@@ -450,21 +660,63 @@ function crossFieldProblems(c: RawConfig): string[] {
     }
   }
 
+  if (c.githubOidcProvider === "create" && c.githubOidcProviderArn) {
+    problems.push(
+      `${key("githubOidcProviderArn")}: only used with githubOidcProvider "existing"; with "create" this stack creates the account's provider (got ${show(c.githubOidcProviderArn)})`,
+    );
+  }
+  if (c.pullRequestPreviews && c.environment === "prod") {
+    problems.push(
+      `${key("pullRequestPreviews")}: prod is never previewed live on pull requests, which run the pull request's code and would hold prod's passphrase; prod is planned offline (npm run plan -- prod) (got true)`,
+    );
+  }
+  if (c.argocdSsoClientId !== undefined) {
+    if (!c.argocdSsoGithubOrg) {
+      problems.push(
+        `${key("argocdSsoGithubOrg")}: required when argocdSsoClientId is set (only this organisation's members may sign in) (it is not set)`,
+      );
+    }
+    if (!secretsSet.includes("argocdSsoClientSecret")) {
+      problems.push(
+        `${key("argocdSsoClientSecret")}: required when argocdSsoClientId is set; set it with pulumi config set --secret argocdSsoClientSecret (it is not set)`,
+      );
+    }
+    if (!c.argocdPublicUrl) {
+      problems.push(
+        `${key("argocdPublicUrl")}: required when argocdSsoClientId is set (GitHub redirects to <url>/api/dex/callback) (it is not set)`,
+      );
+    }
+    if (c.argocdSsoTeamRoles.length === 0) {
+      problems.push(
+        `${key("argocdSsoTeamRoles")}: map at least one team to a role ("<team>:admin") when SSO is on, because the local admin is then disabled (got [])`,
+      );
+    }
+  } else if (c.argocdSsoGithubOrg || c.argocdSsoTeamRoles.length > 0) {
+    problems.push(
+      `${key("argocdSsoClientId")}: argocdSsoGithubOrg and argocdSsoTeamRoles take effect only with the OAuth App's client id (it is not set)`,
+    );
+  }
+  if (c.imageRegistry !== "local" && !(c.githubOwner && c.githubRepository)) {
+    problems.push(
+      `${key("githubRepository")}: required with githubOwner when imageRegistry is "${c.imageRegistry}": the cluster admits only images signed by that repository's deploy workflow (got githubOwner ${show(c.githubOwner)}, githubRepository ${show(c.githubRepository)})`,
+    );
+  }
+
   if (c.githubEnabled) {
     if (!c.githubOwner)
       problems.push(`${key("githubOwner")}: required when githubEnabled is true (it is not set)`);
     if (!c.githubRepository) {
       problems.push(`${key("githubRepository")}: required when githubEnabled is true (it is not set)`);
     }
-  } else if (!c.gitopsRepoUrl) {
+  } else if (!c.gitopsRepoUrl && c.clusterProvider !== "kind") {
     problems.push(
-      `${key("gitopsRepoUrl")}: required when githubEnabled is false, Argo CD then reads this public https:// repository (it is not set)`,
+      `${key("gitopsRepoUrl")}: required when githubEnabled is false on EKS (the local git server runs only next to kind); set a public https:// repository or enable GitHub (it is not set)`,
     );
   }
   return problems;
 }
 
-function toPlatformConfig(c: RawConfig, context: { project: string; stack: string }): PlatformConfig {
+function toPlatformConfig(c: RawConfig, context: ConfigContext): PlatformConfig {
   const cluster: KindSettings | EksSettings =
     c.clusterProvider === "kind"
       ? {
@@ -497,6 +749,13 @@ function toPlatformConfig(c: RawConfig, context: { project: string; stack: strin
           endpointPublicAccess: c.endpointPublicAccess,
           publicAccessCidrs: c.publicAccessCidrs,
           clusterAdminArns: c.clusterAdminArns,
+          edge: {
+            domain: c.domain as string,
+            hostedZoneId: c.hostedZoneId,
+            adminCidrs: c.adminCidrs,
+            wafEnabled: c.wafEnabled,
+            externalDnsPolicy: c.externalDnsPolicy,
+          },
         };
   const github: GitHubSettings = c.githubEnabled
     ? {
@@ -505,13 +764,22 @@ function toPlatformConfig(c: RawConfig, context: { project: string; stack: strin
         repository: c.githubRepository as string,
         reviewerTeams: c.githubReviewerTeams,
         actionsPolicyArns: c.githubActionsPolicyArns,
-        oidcProviderArn: c.githubOidcProviderArn,
+        oidcProvider:
+          c.githubOidcProvider === "existing"
+            ? { mode: "existing", ...(c.githubOidcProviderArn ? { arn: c.githubOidcProviderArn } : {}) }
+            : { mode: "create" },
+        stateBucket: c.pulumiStateBucket,
+        pullRequestPreviews: c.pullRequestPreviews,
         argocdPublicUrl: c.argocdPublicUrl?.replace(/\/+$/, ""),
       }
     : { enabled: false };
-  const repoUrl = github.enabled
-    ? `git@github.com:${github.owner}/${github.repository}.git`
-    : (c.gitopsRepoUrl as string);
+  const source: GitOpsSource = github.enabled ? "github" : c.gitopsRepoUrl ? "url" : "local";
+  const repoUrl =
+    source === "github"
+      ? `git@github.com:${c.githubOwner}/${c.githubRepository}.git`
+      : source === "url"
+        ? (c.gitopsRepoUrl as string)
+        : `http://${localGitServerName(c.clusterName)}:${LOCAL_GIT_SERVER.containerPort}/git/${LOCAL_GIT_SERVER.repository}`;
   return {
     project: context.project,
     stack: context.stack,
@@ -522,9 +790,24 @@ function toPlatformConfig(c: RawConfig, context: { project: string; stack: strin
       name: c.appImageName,
       ecrKeepImages: c.ecrKeepImages,
       ghcrOwner: c.githubOwner?.toLowerCase(),
+      ghcrPullUsername: c.ghcrPullUsername ?? c.githubOwner,
+      ...(c.appImagePin ? { pin: c.appImagePin } : {}),
     },
+    ...(c.promoteFromStack ? { promotion: { fromStack: c.promoteFromStack } } : {}),
     github,
-    gitops: { repoUrl, revision: c.gitopsRevision, appNamespaces: c.appNamespaces },
+    imageSigner:
+      c.imageRegistry === "local"
+        ? undefined
+        : { owner: c.githubOwner as string, repository: c.githubRepository as string },
+    gitops: {
+      source,
+      repoUrl,
+      revision: c.gitopsRevision,
+      appNamespaces: c.appNamespaces,
+      ...(source === "local"
+        ? { localServer: { port: c.localGitPort, baseImage: c.localGitBaseImage } }
+        : {}),
+    },
     charts: {
       argocd: c.argocdChartVersion,
       kubePrometheusStack: c.kubePrometheusStackChartVersion,
@@ -533,9 +816,29 @@ function toPlatformConfig(c: RawConfig, context: { project: string; stack: strin
       loki: c.lokiChartVersion,
       alloy: c.alloyChartVersion,
       tempo: c.tempoChartVersion,
+      argoRollouts: c.argoRolloutsChartVersion,
+      awsLoadBalancerController: c.awsLoadBalancerControllerChartVersion,
+      externalDns: c.externalDnsChartVersion,
+      metricsServer: c.metricsServerChartVersion,
+      clusterAutoscaler: c.clusterAutoscalerChartVersion,
+      externalSecrets: c.externalSecretsChartVersion,
+      policyController: c.policyControllerChartVersion,
     },
     addons: {
       argocdHighAvailability: c.argocdHighAvailability,
+      ...(c.argocdSsoClientId && c.argocdSsoGithubOrg && c.argocdPublicUrl
+        ? {
+            argocdSso: {
+              githubOrg: c.argocdSsoGithubOrg,
+              clientId: c.argocdSsoClientId,
+              url: c.argocdPublicUrl.replace(/\/+$/, ""),
+              teamRoles: c.argocdSsoTeamRoles.map((entry) => {
+                const [team, role] = entry.split(":") as [string, (typeof ARGOCD_ROLES)[number]];
+                return { team, role };
+              }),
+            },
+          }
+        : {}),
       prometheus: { retention: c.prometheusRetention, storageGiB: c.prometheusStorageGiB },
       backup: { schedule: c.backupSchedule, retentionDays: c.backupRetentionDays },
       logs: { retentionDays: c.logRetentionDays },
@@ -557,6 +860,11 @@ function isCronSchedule(value: string): boolean {
   const field = /^(\*|\d+(-\d+)?)(\/\d+)?(,(\*|\d+(-\d+)?)(\/\d+)?)*$/;
   const fields = value.trim().split(/\s+/);
   return fields.length === 5 && fields.every((f) => field.test(f));
+}
+
+/** A block covering the whole IPv4 internet (0.0.0.0/0). */
+export function isWholeInternet(cidr: string): boolean {
+  return cidr.trim().endsWith("/0");
 }
 
 function isIpv4Cidr(value: string, minPrefix: number, maxPrefix: number): boolean {

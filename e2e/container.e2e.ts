@@ -2,8 +2,9 @@
  * The real container, end to end: build app/Dockerfile on locally made base images, push it to a local
  * registry, pull it back by digest, run THAT the way the Kubernetes chart runs the pod (non-root,
  * read-only root fs, no capabilities, no-new-privileges, 256 MiB), probe it, prove the lock-down from
- * inside, then SIGTERM it under load and assert a clean drain and exit 0. Reports image size, build time
- * and time to ready (also as JSON in .e2e/report.json).
+ * inside, then SIGTERM it under load and assert a clean drain and exit 0. Before that, the dev stack's
+ * local git server (e2e/git-server.ts): built offline, pushed to, cloned, its signed webhooks checked.
+ * Reports image size, build time and time to ready (also as JSON in .e2e/report.json).
  *
  *   npm run test:e2e            skips, with the reason, where Docker cannot run
  *   CI=true npm run test:e2e    must run: provisions Docker (root, Debian) or fails
@@ -13,8 +14,10 @@
  * anything; E2E_TIMEOUT_MS bounds the whole run (default 20 minutes).
  */
 import { strict as assert } from "node:assert";
+import { randomBytes } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { gitServerChecks, type GitServerReport } from "./git-server";
 import { ensureBaseImages, type BaseImages } from "./lib/base-images";
 import { run, sleep, tryRun } from "./lib/exec";
 import { drainLoad, freePort, get, type DrainLoad } from "./lib/http";
@@ -33,6 +36,8 @@ const CI = /^(true|1|yes)$/i.test(process.env.CI ?? "");
 const DRAIN_DELAY_MS = Number(process.env.E2E_DRAIN_DELAY_MS ?? 2000);
 const SHUTDOWN_TIMEOUT_MS = 10_000;
 const MEMORY = "256m";
+/** A throwaway API token for this run, to check that the app reports it without showing it. */
+const API_TOKEN = randomBytes(18).toString("hex");
 const MEMORY_BYTES = 256 * 1024 * 1024;
 const APP_UID = 10001;
 /** Bounds of the load sent during the drain. */
@@ -59,6 +64,7 @@ interface Report {
   dockerRunReturnedMs?: number;
   memoryAfterProbes?: string;
   drain?: Record<string, number | string | boolean>;
+  gitServer?: GitServerReport;
   checks: string[];
 }
 
@@ -247,6 +253,9 @@ async function runLockedDown(ref: string, commit: string): Promise<Running> {
     `DRAIN_DELAY_MS=${DRAIN_DELAY_MS}`,
     "--env",
     `SHUTDOWN_TIMEOUT_MS=${SHUTDOWN_TIMEOUT_MS}`,
+    // The secret the cluster hands over through an ExternalSecret; the app may only say that it has one.
+    "--env",
+    `API_TOKEN=${API_TOKEN}`,
     ref,
   ]);
   report.dockerRunReturnedMs = Date.now() - t0;
@@ -325,6 +334,11 @@ async function probe(app: Running): Promise<void> {
     info.status === 200 && body.version === app.version && body.commit === app.commit && body.env === "dev",
     "GET /api/info: 200 with the version, commit and environment the container was given",
     info.body,
+  );
+  check(
+    body.apiTokenConfigured === true && !info.body.includes(API_TOKEN),
+    "GET /api/info: reports the API token as configured, never its value",
+    { apiTokenConfigured: body.apiTokenConfigured },
   );
 
   const missing = await get(`${app.baseUrl}/no-such-page`);
@@ -570,6 +584,14 @@ function printSummary(): void {
           `${report.drain.exitedMsAfterSigterm} ms after SIGTERM`
         : "-",
     ],
+    [
+      "git server",
+      report.gitServer
+        ? `built in ${report.gitServer.buildSeconds.toFixed(1)} s (${report.gitServer.imageSizeMiB} MiB), ` +
+          `${report.gitServer.files} files pushed in ${report.gitServer.pushSeconds.toFixed(1)} s, ` +
+          `${report.gitServer.deliveries} webhook deliveries`
+        : "-",
+    ],
     ["total", `${((Date.now() - started) / 1000).toFixed(1)} s`],
   ];
   log("──────── summary ────────");
@@ -602,6 +624,15 @@ async function main(): Promise<number> {
   const bases = await step("base images (local, no registry)", () => ensureBaseImages(WORK));
   report.baseImages = bases;
   log(`  ${bases.build}, ${bases.runtime}${bases.built.length ? "" : " (cached)"}`);
+
+  report.gitServer = await gitServerChecks({
+    work: WORK,
+    baseImage: bases.minbase,
+    stamp,
+    check,
+    step,
+    cleanup: (fn) => cleanups.push(fn),
+  });
 
   const builtId = await step("build app/Dockerfile", () => buildImage(bases, commit));
   cleanups.push(() => tryRun("docker", ["rmi", "--no-prune", candidateTag]));

@@ -4,6 +4,8 @@
  * (automation/plan.ts, over mocked resources) run exactly the same code.
  */
 
+import { podRuleViolations } from "./pod-rules";
+
 export type EnforcementLevel = "mandatory" | "advisory";
 
 /** A resource as a rule sees it. */
@@ -73,46 +75,13 @@ function podContainers(resource: PolicyResource): Obj[] {
 
 /**
  * The restricted Pod Security Standard as this platform applies it to a pod spec: non-root, read-only
- * root filesystem, no privilege escalation, all capabilities dropped, RuntimeDefault seccomp, and
- * CPU and memory requests and limits on every container. Returns one message per breach.
+ * root filesystem, no privilege escalation, all capabilities dropped, RuntimeDefault seccomp, CPU and
+ * memory requests and limits on every container, and liveness and readiness probes on serving
+ * containers (not for batch kinds). Returns one message per breach. The rules live in
+ * policy/pod-rules.ts, which also feeds the cluster's admission policies.
  */
-export function podSecurityViolations(podSpec: Record<string, unknown>): string[] {
-  const problems: string[] = [];
-  const pod = obj(podSpec.securityContext);
-  const containers = [...arr(podSpec.containers), ...arr(podSpec.initContainers)].map(obj);
-  if (containers.length === 0) problems.push("the pod has no containers");
-  for (const c of containers) {
-    const name = String(c.name ?? "?");
-    const sc = obj(c.securityContext);
-    const runAsNonRoot = sc.runAsNonRoot ?? pod.runAsNonRoot;
-    const runAsUser = sc.runAsUser ?? pod.runAsUser;
-    if (runAsNonRoot !== true) problems.push(`container ${name}: runAsNonRoot must be true`);
-    if (runAsUser === 0) problems.push(`container ${name}: runAsUser must not be 0`);
-    if (sc.readOnlyRootFilesystem !== true)
-      problems.push(`container ${name}: readOnlyRootFilesystem must be true`);
-    if (sc.allowPrivilegeEscalation !== false)
-      problems.push(`container ${name}: allowPrivilegeEscalation must be false`);
-    if (sc.privileged === true) problems.push(`container ${name}: must not be privileged`);
-    if (!arr(obj(sc.capabilities).drop).includes("ALL"))
-      problems.push(`container ${name}: capabilities must drop ALL`);
-    if (arr(obj(sc.capabilities).add).length > 0)
-      problems.push(`container ${name}: must not add capabilities`);
-    const seccomp = obj(sc.seccompProfile).type ?? obj(pod.seccompProfile).type;
-    if (seccomp !== "RuntimeDefault" && seccomp !== "Localhost") {
-      problems.push(`container ${name}: seccompProfile must be RuntimeDefault`);
-    }
-    const resources = obj(c.resources);
-    for (const kind of ["requests", "limits"]) {
-      for (const resource of ["cpu", "memory"]) {
-        if (obj(resources[kind])[resource] === undefined)
-          problems.push(`container ${name}: ${kind}.${resource} must be set`);
-      }
-    }
-  }
-  if (podSpec.hostNetwork === true || podSpec.hostPID === true || podSpec.hostIPC === true) {
-    problems.push("the pod must not share host namespaces");
-  }
-  return problems;
+export function podSecurityViolations(podSpec: Record<string, unknown>, kind?: string): string[] {
+  return podRuleViolations(podSpec, kind).map((v) => v.message);
 }
 
 function podSpecOf(resource: PolicyResource): Obj {
@@ -132,6 +101,29 @@ function trustStatements(resource: PolicyResource): Obj[] {
     return [];
   }
 }
+
+function policyStatements(document: unknown): Obj[] {
+  if (!known(document)) return [];
+  try {
+    const statement = obj(JSON.parse(document as string)).Statement;
+    return (Array.isArray(statement) ? statement : [statement]).map(obj);
+  } catch {
+    return [];
+  }
+}
+const asList = (v: unknown): unknown[] => (Array.isArray(v) ? v : v === undefined ? [] : [v]);
+
+const GITHUB_ISSUER = "token.actions.githubusercontent.com";
+const ADMINISTRATOR_ACCESS = /:iam::aws:policy\/AdministratorAccess$/;
+/** The one wildcard a GitHub workflow pin may have: the number of a pull request. */
+const PULL_REQUEST_WORKFLOW_REF =
+  /^[\w.-]+\/[\w.-]+\/\.github\/workflows\/[\w.-]+\.ya?ml@refs\/pull\/\*\/merge$/;
+const APP_PROJECT = "kubernetes:argoproj.io/v1alpha1:AppProject";
+const APP_PROJECT_PATCH = "kubernetes:argoproj.io/v1alpha1:AppProjectPatch";
+const isApplicationsOnly = (whitelist: unknown) => {
+  const kinds = arr(whitelist).map(obj);
+  return kinds.length === 1 && kinds[0]!.group === "argoproj.io" && kinds[0]!.kind === "Application";
+};
 
 export const policies: PlatformPolicy[] = [
   {
@@ -317,7 +309,9 @@ export const policies: PlatformPolicy[] = [
     enforcementLevel: "mandatory",
     validateResource: (r, report) => {
       if (!POD_OWNERS.has(r.type)) return;
-      for (const problem of podSecurityViolations(podSpecOf(r))) report(`${r.type} "${r.name}": ${problem}`);
+      const kind = r.type.split(":").pop();
+      for (const problem of podSecurityViolations(podSpecOf(r), kind))
+        report(`${r.type} "${r.name}": ${problem}`);
     },
   },
   {
@@ -343,7 +337,280 @@ export const policies: PlatformPolicy[] = [
       }
     },
   },
+  {
+    name: "iam-no-wildcard-actions",
+    description:
+      "No IAM policy allows every action (`*` or `*:*`), and AdministratorAccess is never attached.",
+    rationale:
+      "A role that may do anything turns one leaked token (a CI job, a pod) into the whole account; every role here has a scoped policy.",
+    enforcementLevel: "mandatory",
+    validateResource: (r, report) => {
+      const documents =
+        r.type === "aws:iam/policy:Policy" || r.type === "aws:iam/rolePolicy:RolePolicy"
+          ? [r.props.policy]
+          : [];
+      for (const statement of documents.flatMap(policyStatements)) {
+        if (statement.Effect !== "Allow") continue;
+        const wildcard = asList(statement.Action).find((a) => a === "*" || a === "*:*");
+        if (wildcard !== undefined)
+          report(`${r.type} "${r.name}" allows every action ("${String(wildcard)}")`);
+      }
+      if (r.type === "aws:iam/rolePolicyAttachment:RolePolicyAttachment") {
+        const arn = r.props.policyArn;
+        if (typeof arn === "string" && ADMINISTRATOR_ACCESS.test(arn)) {
+          report(`attachment "${r.name}" attaches AdministratorAccess; attach a scoped policy instead`);
+        }
+      }
+    },
+  },
+  {
+    name: "github-oidc-workflow-pinned",
+    description:
+      "Roles GitHub Actions assumes through OIDC pin the workflow file and ref (`job_workflow_ref`), besides the environment (`sub`).",
+    rationale:
+      "An environment alone admits any workflow file a branch allowed into it adds; pinning the workflow and its ref means only the reviewed file on main deploys.",
+    enforcementLevel: "mandatory",
+    validateResource: (r, report) => {
+      if (r.type !== "aws:iam/role:Role") return;
+      for (const statement of trustStatements(r)) {
+        const federated = String(obj(statement.Principal).Federated ?? "");
+        if (statement.Action !== "sts:AssumeRoleWithWebIdentity" || !federated.endsWith(`/${GITHUB_ISSUER}`))
+          continue;
+        const condition = obj(statement.Condition);
+        const key = `${GITHUB_ISSUER}:job_workflow_ref`;
+        const exact = obj(condition.StringEquals)[key];
+        const like = obj(condition.StringLike)[key];
+        if (typeof exact === "string" && !exact.includes("*") && exact.includes("/.github/workflows/"))
+          continue;
+        if (typeof like === "string" && PULL_REQUEST_WORKFLOW_REF.test(like)) continue;
+        report(
+          `role "${r.name}": GitHub OIDC trust must pin ${key} to <owner>/<repo>/.github/workflows/<file>@<ref> (a wildcard only as a pull request number; got ${JSON.stringify(exact ?? like ?? null)})`,
+        );
+      }
+    },
+  },
+  {
+    name: "argocd-projects-scoped",
+    description:
+      "Argo CD AppProjects name their sources, destinations and kinds (no `*`); only a project limited to Applications may target Argo CD's namespace; the `default` project is locked.",
+    rationale:
+      "Whoever can commit to a repository a project admits runs what that project allows: `*` or Argo CD's own namespace make a commit cluster-admin, and `default` allows everything until emptied.",
+    enforcementLevel: "mandatory",
+    validateStack: (resources, report) => {
+      const projects = resources.filter((r) => r.type === APP_PROJECT);
+      for (const project of projects) {
+        const meta = obj(project.props.metadata);
+        const spec = obj(project.props.spec);
+        const label = `AppProject "${String(meta.name ?? project.name)}"`;
+        const wild = (v: unknown) => v === "*";
+        if (arr(spec.sourceRepos).some(wild))
+          report(`${label}: sourceRepos must not contain "*"`, project.urn);
+        for (const d of arr(spec.destinations).map(obj)) {
+          if ([d.server, d.namespace, d.name].some(wild))
+            report(`${label}: destination ${JSON.stringify(d)} must not use "*"`, project.urn);
+          if (d.namespace === meta.namespace && !isApplicationsOnly(spec.namespaceResourceWhitelist)) {
+            report(
+              `${label}: only a project limited to Applications may deploy into Argo CD's namespace "${String(meta.namespace)}"`,
+              project.urn,
+            );
+          }
+        }
+        for (const field of ["clusterResourceWhitelist", "namespaceResourceWhitelist"]) {
+          for (const k of arr(spec[field]).map(obj)) {
+            if (wild(k.group) || wild(k.kind))
+              report(`${label}: ${field} must name groups and kinds (got ${JSON.stringify(k)})`, project.urn);
+          }
+        }
+      }
+      if (projects.length === 0) return;
+      const locked = resources.some((r) => {
+        const spec = obj(r.props.spec);
+        return (
+          r.type === APP_PROJECT_PATCH &&
+          obj(r.props.metadata).name === "default" &&
+          arr(spec.sourceRepos).length === 0 &&
+          arr(spec.destinations).length === 0 &&
+          arr(spec.clusterResourceWhitelist).length === 0
+        );
+      });
+      if (!locked) {
+        report(
+          'the "default" AppProject must be locked: patch it to no sourceRepos, no destinations and no cluster kinds',
+        );
+      }
+    },
+  },
+  {
+    name: "eks-endpoint-restricted",
+    description: "A production EKS API endpoint is private, or public only to named CIDRs (never 0.0.0.0/0).",
+    rationale:
+      "The API endpoint is the cluster's front door: credentials leak, CVEs happen, and an endpoint the whole internet can reach meets both.",
+    enforcementLevel: "mandatory",
+    validateResource: (r, report) => {
+      if (r.type !== "eks:index:Cluster") return;
+      if (obj(r.props.tags)["gitops-platform:environment"] !== "prod") return;
+      if (r.props.endpointPublicAccess === false) return;
+      const cidrs = arr(r.props.publicAccessCidrs);
+      if (cidrs.length === 0 || cidrs.includes("0.0.0.0/0")) {
+        report(
+          `EKS cluster "${r.name}" (prod) has a public endpoint open to ${cidrs.length === 0 ? "everyone (no publicAccessCidrs)" : "0.0.0.0/0"}; list the allowed CIDRs or make it private`,
+        );
+      }
+    },
+  },
 ];
+
+/** Charts whose Ingress or Service exposes an admin UI. */
+const ADMIN_UI_CHARTS = new Set(["argo-cd", "grafana"]);
+const ALB = "alb.ingress.kubernetes.io";
+/** Actions that change or read data: IRSA policies must scope them by resource ARN or condition. */
+const RESOURCE_SCOPED_ACTIONS = new Set([
+  "route53:changeresourcerecordsets",
+  "autoscaling:setdesiredcapacity",
+  "autoscaling:terminateinstanceinautoscalinggroup",
+  "s3:getobject",
+  "s3:putobject",
+  "s3:deleteobject",
+  "iam:passrole",
+]);
+
+/** Every ALB Ingress annotation map of a stack: from k8s Ingress resources and from chart values. */
+function albIngresses(
+  resources: PolicyResource[],
+): { owner: PolicyResource; adminUi: boolean; annotations: Obj }[] {
+  const found: { owner: PolicyResource; adminUi: boolean; annotations: Obj }[] = [];
+  for (const r of resources) {
+    if (r.type === "kubernetes:networking.k8s.io/v1:Ingress") {
+      found.push({ owner: r, adminUi: false, annotations: obj(obj(r.props.metadata).annotations) });
+    }
+    if (r.type === "kubernetes:helm.sh/v3:Release") {
+      const values = obj(r.props.values);
+      const adminUi = ADMIN_UI_CHARTS.has(String(r.props.chart));
+      for (const ingress of [obj(values.ingress), obj(obj(values.server).ingress)]) {
+        if (ingress.enabled === true)
+          found.push({ owner: r, adminUi, annotations: obj(ingress.annotations) });
+      }
+    }
+  }
+  return found;
+}
+
+/** The component type of the GitHub Actions roles (components/github/github-oidc-role.ts). */
+const CI_ROLE_COMPONENT = "gitops-platform:github:GitHubOidcRole";
+const actionsOf = (statement: Obj) =>
+  (Array.isArray(statement.Action) ? statement.Action : [statement.Action]).map(String);
+const resourcesOf = (statement: Obj) =>
+  (Array.isArray(statement.Resource) ? statement.Resource : [statement.Resource]).map(String);
+
+// The EKS front door's promises (docs/eks.md): private admin UIs, validated certificates, scoped IRSA roles.
+policies.push(
+  {
+    name: "admin-uis-private",
+    description:
+      "Argo CD and Grafana are never on an internet-facing load balancer open to all: an internet-facing admin Ingress needs adminCidrs on its load balancer, and no admin chart gets a LoadBalancer Service.",
+    rationale:
+      "The admin UIs log in with passwords; reachable by the whole internet they are one leaked or guessed password from a cluster takeover.",
+    enforcementLevel: "mandatory",
+    validateStack: (resources, report) => {
+      const ingresses = albIngresses(resources);
+      // inbound-cidrs is a setting of the load balancer: set on one Ingress, it holds for its whole group.
+      const groupCidrs = new Map<string, string[]>();
+      for (const { annotations } of ingresses) {
+        const cidrs = annotations[`${ALB}/inbound-cidrs`];
+        if (typeof cidrs !== "string") continue;
+        const group = String(annotations[`${ALB}/group.name`] ?? "");
+        groupCidrs.set(group, [...(groupCidrs.get(group) ?? []), ...cidrs.split(",").map((c) => c.trim())]);
+      }
+      for (const { owner, adminUi, annotations } of ingresses) {
+        if (!adminUi || annotations[`${ALB}/scheme`] !== "internet-facing") continue;
+        const group = String(annotations[`${ALB}/group.name`] ?? "");
+        const cidrs = groupCidrs.get(group) ?? [];
+        // An explicit 0.0.0.0/0 is the user's choice: the config refuses it on prod and warns elsewhere.
+        if (cidrs.length === 0) {
+          report(
+            `"${owner.name}": an internet-facing admin UI (group "${group}") must admit only adminCidrs (inbound-cidrs unset: 0.0.0.0/0); set adminCidrs, or leave them empty for an internal load balancer`,
+            owner.urn,
+          );
+        }
+      }
+      for (const r of resources) {
+        const values = obj(r.props.values);
+        const services =
+          r.type === "kubernetes:helm.sh/v3:Release" && ADMIN_UI_CHARTS.has(String(r.props.chart))
+            ? [obj(values.service), obj(obj(values.server).service)]
+            : [];
+        if (r.type === "kubernetes:core/v1:Service") {
+          const spec = obj(r.props.spec);
+          if (spec.type === "LoadBalancer" && arr(spec.loadBalancerSourceRanges).length === 0) {
+            report(
+              `Service "${r.name}" is a LoadBalancer open to 0.0.0.0/0 (no loadBalancerSourceRanges)`,
+              r.urn,
+            );
+          }
+        }
+        if (services.some((svc) => svc.type === "LoadBalancer")) {
+          report(
+            `"${r.name}": admin UIs are reached through the HTTPS Ingress, not a LoadBalancer Service`,
+            r.urn,
+          );
+        }
+      }
+    },
+  },
+  {
+    name: "certificates-dns-validated",
+    description: "ACM certificates are DNS-validated, and the program waits for their validation.",
+    rationale:
+      "Email validation needs a human at the domain's mailbox at every renewal; an unvalidated certificate makes the load balancer fail to start.",
+    enforcementLevel: "mandatory",
+    validateStack: (resources, report) => {
+      const certificates = resources.filter((r) => r.type === "aws:acm/certificate:Certificate");
+      const validations = resources.filter(
+        (r) =>
+          r.type === "aws:acm/certificateValidation:CertificateValidation" &&
+          arr(r.props.validationRecordFqdns).length > 0,
+      );
+      for (const certificate of certificates) {
+        if (certificate.props.validationMethod !== "DNS") {
+          report(
+            `certificate "${certificate.name}" must use validationMethod "DNS" (got ${JSON.stringify(certificate.props.validationMethod)})`,
+            certificate.urn,
+          );
+        }
+      }
+      if (validations.length < certificates.length) {
+        report(
+          `${certificates.length} ACM certificate(s) but ${validations.length} CertificateValidation(s) with DNS records: every certificate needs one`,
+        );
+      }
+    },
+  },
+  {
+    name: "iam-policies-scoped",
+    description:
+      "IAM role policies (IRSA add-ons above all) grant no wildcard actions, and scope data-changing actions to resource ARNs or conditions.",
+    rationale:
+      "A pod's service account is one container escape away from an attacker: its role must reach only its own zone, bucket or node groups.",
+    enforcementLevel: "mandatory",
+    validateResource: (r, report) => {
+      if (r.type !== "aws:iam/rolePolicy:RolePolicy" && r.type !== "aws:iam/policy:Policy") return;
+      // The CI roles' deploy policy and permissions boundary manage whole services by tag and name prefix
+      // (a boundary is a ceiling): iam-no-wildcard-actions and github-oidc-workflow-pinned judge them.
+      if (r.urn.includes(`${CI_ROLE_COMPONENT}$`)) return;
+      for (const statement of policyStatements(r.props.policy)) {
+        if (statement.Effect !== "Allow") continue;
+        const actions = actionsOf(statement);
+        const wildcards = actions.filter((a) => a === "*" || /:\*$/.test(a));
+        if (wildcards.length > 0) report(`policy "${r.name}": wildcard actions ${wildcards.join(", ")}`);
+        const unscoped = resourcesOf(statement).includes("*") && statement.Condition === undefined;
+        const sensitive = actions.filter((a) => RESOURCE_SCOPED_ACTIONS.has(a.toLowerCase()));
+        if (unscoped && sensitive.length > 0) {
+          report(`policy "${r.name}": ${sensitive.join(", ")} on Resource "*" without a condition`);
+        }
+      }
+    },
+  },
+);
 
 /** Runs every rule over a set of resources and returns the verdicts (violations only). */
 export function evaluatePolicies(resources: PolicyResource[], rules: PlatformPolicy[] = policies): Verdict[] {

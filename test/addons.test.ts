@@ -7,16 +7,34 @@ import {
   PROJECT_DIR,
   readProject,
   resolveStackConfig,
+  SECRET_PLACEHOLDER,
   type Evaluation,
 } from "../automation/evaluate";
+import { parse } from "yaml";
 import { ALERT_RULE_GROUPS, type AlertRule } from "../components/addons/alert-rules";
 import { ARGOCD_CHART } from "../components/addons/argocd";
+import { ARGO_ROLLOUTS_CHART } from "../components/addons/argo-rollouts";
 import { VELERO_AWS_PLUGIN_IMAGE, VELERO_CHART } from "../components/addons/backup";
+import {
+  APP_SECRET,
+  EXTERNAL_SECRETS_CHART,
+  EXTERNAL_SECRETS_NAMESPACE,
+  LOCAL_SECRETS_NAMESPACE,
+  SECRET_STORE_NAME,
+  SECRET_STORE_SERVICE_ACCOUNT,
+} from "../components/addons/external-secrets";
+import { GITHUB_ACTIONS_ISSUER, POLICY_CONTROLLER_CHART } from "../components/addons/image-signatures";
+import { APP_NAMESPACE_LABEL } from "../policy/rules";
 import { CONFIG_NAMESPACE, ConfigError, parsePlatformConfig } from "../components/config";
 import { pinnedRelease } from "../components/addons/helm-release";
 import { dashboardFiles, GRAFANA_CHART, KUBE_PROMETHEUS_STACK_CHART } from "../components/addons/monitoring";
 import { ALLOY_CHART, LOG_LINES_METRIC, LOKI_CHART } from "../components/addons/logs";
 import { TEMPO_CHART } from "../components/addons/traces";
+import { AWS_LOAD_BALANCER_CONTROLLER_CHART } from "../components/addons/aws-load-balancer-controller";
+import { CLUSTER_AUTOSCALER_CHART } from "../components/addons/cluster-autoscaler";
+import { EXTERNAL_DNS_CHART } from "../components/addons/external-dns";
+import { METRICS_SERVER_CHART } from "../components/addons/metrics-server";
+import { ALB_SSL_POLICY } from "../components/addons/alb-ingress";
 import { evaluated, resourcesOf, type Resource } from "./support/stacks";
 
 type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
@@ -98,20 +116,83 @@ const RELEASES = [
     versionKey: "tempoChartVersion",
     namespace: "tempo",
   },
+  {
+    suffix: "-argo-rollouts-release",
+    releaseName: "argo-rollouts",
+    source: ARGO_ROLLOUTS_CHART,
+    versionKey: "argoRolloutsChartVersion",
+    namespace: "argo-rollouts",
+  },
+  {
+    suffix: "-external-secrets-release",
+    releaseName: "external-secrets",
+    source: EXTERNAL_SECRETS_CHART,
+    versionKey: "externalSecretsChartVersion",
+    namespace: "external-secrets",
+  },
+  {
+    suffix: "-image-signatures-release",
+    releaseName: "policy-controller",
+    source: POLICY_CONTROLLER_CHART,
+    versionKey: "policyControllerChartVersion",
+    namespace: "cosign-system",
+    // dev trusts its local registry without signatures.
+    stacks: ["staging", "prod"] as Stack[],
+  },
+];
+
+/** The EKS baseline (components/addons/eks-addons.ts), on staging and prod only. */
+const EKS_RELEASES = [
+  {
+    suffix: "-lb-controller-release",
+    releaseName: "aws-load-balancer-controller",
+    source: AWS_LOAD_BALANCER_CONTROLLER_CHART,
+    versionKey: "awsLoadBalancerControllerChartVersion",
+    namespace: "kube-system",
+  },
+  {
+    suffix: "-external-dns-release",
+    releaseName: "external-dns",
+    source: EXTERNAL_DNS_CHART,
+    versionKey: "externalDnsChartVersion",
+    namespace: "external-dns",
+  },
+  {
+    suffix: "-metrics-server-release",
+    releaseName: "metrics-server",
+    source: METRICS_SERVER_CHART,
+    versionKey: "metricsServerChartVersion",
+    namespace: "kube-system",
+  },
+  {
+    suffix: "-cluster-autoscaler-release",
+    releaseName: "cluster-autoscaler",
+    source: CLUSTER_AUTOSCALER_CHART,
+    versionKey: "clusterAutoscalerChartVersion",
+    namespace: "kube-system",
+  },
+];
+const releasesOf = (stack: Stack) => [
+  ...RELEASES.filter((r) => !r.stacks || r.stacks.includes(stack)),
+  ...(stack === "dev" ? [] : EKS_RELEASES),
 ];
 
 describe("add-ons: pinned Helm releases", () => {
   it("pins the charts in Pulumi.yaml to exact, verified versions", () => {
     assert.deepEqual(
       RELEASES.map((r) => pinned(r.versionKey)),
-      ["10.1.1", "88.5.3", "12.11.1", "12.1.0", "18.11.0", "1.11.1", "2.2.4"],
+      ["10.1.1", "88.5.3", "12.11.1", "12.1.0", "18.11.0", "1.11.1", "2.2.4", "2.41.0", "2.9.0", "0.10.6"],
+    );
+    assert.deepEqual(
+      EKS_RELEASES.map((r) => pinned(r.versionKey)),
+      ["3.5.0", "1.21.1", "3.13.1", "9.59.0"],
     );
   });
 
   for (const stack of STACKS) {
     it(`${stack}: each release has its chart, repository, exact version and namespace, atomic and awaited`, () => {
-      assert.equal(all(stack, RELEASE).length, RELEASES.length, "exactly the add-on releases");
-      for (const r of RELEASES) {
+      assert.equal(all(stack, RELEASE).length, releasesOf(stack).length, "exactly the add-on releases");
+      for (const r of releasesOf(stack)) {
         const { inputs } = release(stack, r.suffix);
         assert.equal(inputs.chart, r.source.chart);
         assert.equal(inputs.repositoryOpts.repo, r.source.repo);
@@ -136,17 +217,36 @@ describe("add-ons: pinned Helm releases", () => {
         loki: "baseline",
         alloy: "privileged",
         tempo: "baseline",
+        "argo-rollouts": "restricted",
       };
       for (const [ns, level] of Object.entries(expected)) {
         const found = all(stack, "kubernetes:core/v1:Namespace").filter((n) => n.inputs.metadata.name === ns);
         assert.equal(found.length, 1, `one namespace ${ns}`);
         const labels = found[0]!.inputs.metadata.labels;
         assert.equal(labels["pod-security.kubernetes.io/enforce"], level, ns);
-        assert.ok(labels["pod-security.kubernetes.io/warn"], `${ns} warns`);
       }
     });
 
-    it(`${stack}: add-ons wait for no other add-on, except for the Prometheus Operator CRDs`, () => {
+    it(`${stack}: every namespace audits and warns one Pod Security level stricter than it enforces`, () => {
+      // What would break under the next level shows up in audit logs and kubectl warnings first.
+      const oneStricter: Record<string, string> = {
+        privileged: "baseline",
+        baseline: "restricted",
+        restricted: "restricted",
+      };
+      const namespaces = all(stack, "kubernetes:core/v1:Namespace");
+      assert.ok(namespaces.length >= 4, "the add-on and app namespaces");
+      for (const ns of namespaces) {
+        const labels = ns.inputs.metadata.labels ?? {};
+        const enforce = labels["pod-security.kubernetes.io/enforce"];
+        const name = ns.inputs.metadata.name;
+        assert.ok(enforce in oneStricter, `${name}: enforce is a Pod Security level (got ${enforce})`);
+        assert.equal(labels["pod-security.kubernetes.io/audit"], oneStricter[enforce], `${name}: audit`);
+        assert.equal(labels["pod-security.kubernetes.io/warn"], oneStricter[enforce], `${name}: warn`);
+      }
+    });
+
+    it(`${stack}: add-ons wait for no other add-on, except for the Prometheus Operator CRDs and the load balancer controller`, () => {
       const releases = all(stack, RELEASE);
       const byUrn = new Map(releases.map((r) => [r.urn, r.inputs.name as string]));
       const deps = Object.fromEntries(
@@ -158,14 +258,27 @@ describe("add-ons: pinned Helm releases", () => {
             .sort(),
         ]),
       );
+      // On EKS the controller's webhook validates Ingresses: what has one waits for it.
+      const lbc = stack === "dev" ? [] : ["aws-load-balancer-controller"];
       assert.deepEqual(deps, {
-        argocd: ["kube-prometheus-stack"],
-        "kube-prometheus-stack": [],
-        grafana: [],
+        argocd: [...lbc, "kube-prometheus-stack"],
+        "kube-prometheus-stack": lbc,
+        grafana: lbc,
         velero: ["kube-prometheus-stack"],
         loki: [],
         alloy: ["kube-prometheus-stack"],
         tempo: [],
+        ...(stack === "dev"
+          ? {}
+          : {
+              "aws-load-balancer-controller": [],
+              "external-dns": [],
+              "metrics-server": [],
+              "cluster-autoscaler": [],
+            }),
+        "external-secrets": ["kube-prometheus-stack"],
+        ...(stack === "dev" ? {} : { "policy-controller": ["kube-prometheus-stack"] }),
+        "argo-rollouts": ["kube-prometheus-stack"],
       });
       // ...and all of them wait for the cluster: its provider and, explicitly, its resources.
       const clusterChild = evaluations
@@ -246,18 +359,23 @@ describe("add-ons: secrets stay secret", () => {
 
 describe("add-ons: Argo CD", () => {
   for (const stack of STACKS) {
-    it(`${stack}: bcrypt admin password and GitHub webhook secret, in a secret values object`, () => {
+    it(`${stack}: bcrypt admin password and GitHub webhook secret, as a secret inside the values`, () => {
       const r = release(stack, "-argocd-release");
-      assert.deepEqual(r.secretPaths, ["values"], "the whole values object is secret");
-      assert.equal(r.maskedInputs.values, "[secret]");
+      assert.deepEqual(r.secretPaths, ["values.configs.secret"], "only the credentials are secret");
+      const masked = r.maskedInputs.values as Obj;
+      assert.equal(masked.configs.secret, "[secret]");
+      assert.equal(masked.configs.rbac.scopes, "[groups]", "the rest is readable");
       const secret = argocd(stack).configs.secret;
       assert.equal(secret.argocdServerAdminPassword, `$2a$10$mockhashgitops-${stack}-argocd-admin-password`);
       assert.equal(secret.githubSecret, `mock-password-gitops-${stack}-argocd-webhook-secret`);
     });
 
-    it(`${stack}: read-only default RBAC, metrics and ServiceMonitors for every component`, () => {
+    it(`${stack}: no default role, no SSO (admin account only), metrics and ServiceMonitors for every component`, () => {
       const v = argocd(stack);
-      assert.equal(v.configs.rbac["policy.default"], "role:readonly");
+      assert.equal(v.configs.rbac["policy.default"], "", "nobody gets a role they were not given");
+      assert.equal(v.configs.rbac["policy.csv"], "");
+      assert.equal(v.dex.enabled, false);
+      assert.equal(v.configs.cm["admin.enabled"], undefined, "the admin account stays when SSO is off");
       for (const component of ["controller", "server", "repoServer", "applicationSet", "redis"]) {
         assert.deepEqual(
           v[component].metrics,
@@ -309,27 +427,89 @@ describe("add-ons: Argo CD", () => {
     assert.equal(values.configs.cm.url, "https://argocd.staging.example.org");
   });
 
-  it("dev (kind): plain HTTP on the NodePort, faster polling, single replicas", () => {
+  it("SSO: GitHub OAuth through Dex from config, teams mapped to roles, the local admin disabled", async () => {
+    const e = await evaluateStack("staging", {
+      overrides: {
+        "gitops-platform:argocdPublicUrl": "https://argocd.staging.example.com/",
+        "gitops-platform:argocdSsoClientId": "Iv1.0123456789abcdef",
+        "gitops-platform:argocdSsoClientSecret": { secure: "v1:ciphertext" },
+        "gitops-platform:argocdSsoGithubOrg": "acme",
+        "gitops-platform:argocdSsoTeamRoles": ["platform:admin", "developers:readonly"],
+      },
+    });
+    assert.equal(e.error, undefined);
+    const r = resourcesOf(e, RELEASE, "-argocd-release")[0]!;
+    assert.deepEqual(
+      r.secretPaths,
+      ["values.configs.secret"],
+      "the client secret travels in the secret values only",
+    );
+    const v = r.inputs.values as Obj;
+    assert.equal(v.dex.enabled, true);
+    assert.equal(v.configs.cm.url, "https://argocd.staging.example.com");
+    assert.equal(v.configs.cm["admin.enabled"], "false");
+    const dex = parse(v.configs.cm["dex.config"]) as Obj;
+    assert.deepEqual(dex.connectors, [
+      {
+        type: "github",
+        id: "github",
+        name: "GitHub",
+        config: {
+          clientID: "Iv1.0123456789abcdef",
+          clientSecret: "$dex.github.clientSecret",
+          orgs: [{ name: "acme", teams: ["platform", "developers"] }],
+          teamNameField: "slug",
+        },
+      },
+    ]);
+    assert.deepEqual(v.configs.secret.extra, { "dex.github.clientSecret": SECRET_PLACEHOLDER });
+    assert.equal(v.configs.rbac["policy.default"], "");
+    assert.equal(
+      v.configs.rbac["policy.csv"],
+      "g, acme:platform, role:admin\ng, acme:developers, role:readonly",
+    );
+    assert.equal(v.configs.rbac.scopes, "[groups]");
+  });
+
+  it("dev (kind): plain HTTP on the NodePort, pushes notify it (the poll stays the 180s fallback), single replicas", () => {
     const v = argocd("dev");
     assert.deepEqual(v.server.service, { type: "NodePort", nodePortHttp: 30081 });
     assert.equal(v.configs.params["server.insecure"], true);
-    assert.equal(v.configs.cm["timeout.reconciliation"], "60s");
+    assert.equal(v.configs.cm["timeout.reconciliation"], "180s");
     assert.equal(v["redis-ha"].enabled, false);
     assert.equal(v.server.replicas, 1);
     assert.equal(evaluations.get("dev")!.outputs.argocdUrl, "http://localhost:30081");
   });
 
   for (const stack of ["staging", "prod"] as const) {
-    it(`${stack} (EKS): TLS by Argo CD behind an AWS NLB, URL from the load balancer`, () => {
+    it(`${stack} (EKS): UI and gRPC on an ALB Ingress at https://argocd.<domain>, TLS at the load balancer, no LoadBalancer Service`, () => {
       const v = argocd(stack);
-      assert.equal(v.server.service.type, "LoadBalancer");
-      assert.equal(v.server.service.annotations["service.beta.kubernetes.io/aws-load-balancer-type"], "nlb");
-      assert.equal(v.configs.params["server.insecure"], false);
-      assert.deepEqual(v.configs.cm, {}, "webhooks can arrive: chart's reconciliation timeout");
-      assert.match(
-        String(evaluations.get(stack)!.outputs.argocdUrl),
-        /^https:\/\/.+\.elb\..+amazonaws\.com$/,
+      const host = `argocd.${stack}.example.com`;
+      assert.deepEqual(v.server.service, { type: "ClusterIP" });
+      assert.equal(v.configs.params["server.insecure"], true, "plain HTTP behind the ALB");
+      assert.equal(v.global.domain, host, "argocd-cm url is https://<global.domain>");
+      const ingress = v.server.ingress;
+      assert.deepEqual(
+        { ...ingress, annotations: undefined },
+        {
+          enabled: true,
+          controller: "aws",
+          ingressClassName: "alb",
+          hostname: host,
+          path: "/",
+          pathType: "Prefix",
+          aws: { backendProtocolVersion: "GRPC", serviceType: "ClusterIP" },
+          annotations: undefined,
+        },
       );
+      const a = ingress.annotations;
+      assert.equal(a["alb.ingress.kubernetes.io/listen-ports"], '[{"HTTP":80},{"HTTPS":443}]');
+      assert.equal(a["alb.ingress.kubernetes.io/ssl-redirect"], "443");
+      assert.equal(a["alb.ingress.kubernetes.io/ssl-policy"], ALB_SSL_POLICY);
+      assert.match(a["alb.ingress.kubernetes.io/certificate-arn"], /^arn:aws:acm:/);
+      assert.equal(a["alb.ingress.kubernetes.io/group.name"], `gitops-${stack}-admin`);
+      assert.deepEqual(v.configs.cm, {}, "webhooks can arrive: chart's reconciliation timeout");
+      assert.equal(evaluations.get(stack)!.outputs.argocdUrl, `https://${host}`);
     });
   }
 
@@ -353,8 +533,8 @@ describe("add-ons: Monitoring", () => {
   const PROMETHEUS_URL = "http://kube-prometheus-stack-prometheus.monitoring.svc:9090";
   const expected = {
     dev: { retention: "7d", storage: "10Gi", size: "8GB", storageClass: "standard" },
-    staging: { retention: "15d", storage: "20Gi", size: "17GB", storageClass: "gp2" },
-    prod: { retention: "30d", storage: "50Gi", size: "42GB", storageClass: "gp2" },
+    staging: { retention: "15d", storage: "20Gi", size: "17GB", storageClass: "gp3" },
+    prod: { retention: "30d", storage: "50Gi", size: "42GB", storageClass: "gp3" },
   };
 
   for (const stack of STACKS) {
@@ -419,17 +599,26 @@ describe("add-ons: Monitoring", () => {
     });
   }
 
-  it("Grafana on a NodePort on kind, an NLB on EKS", () => {
+  it("Grafana on a NodePort on kind, an HTTPS ALB Ingress at https://grafana.<domain> on EKS with root_url", () => {
     assert.deepEqual(grafana("dev").service, { type: "NodePort", nodePort: 30082 });
+    assert.equal(grafana("dev").ingress, undefined);
     assert.equal(evaluations.get("dev")!.outputs.grafanaUrl, "http://localhost:30082");
     for (const stack of ["staging", "prod"] as const) {
-      const service = grafana(stack).service;
-      assert.equal(service.type, "LoadBalancer");
-      assert.equal(service.annotations["service.beta.kubernetes.io/aws-load-balancer-type"], "nlb");
-      assert.match(
-        String(evaluations.get(stack)!.outputs.grafanaUrl),
-        /^http:\/\/.+\.elb\..+amazonaws\.com$/,
+      const g = grafana(stack);
+      const host = `grafana.${stack}.example.com`;
+      assert.deepEqual(g.service, { type: "ClusterIP" });
+      assert.deepEqual(g.ingress.hosts, [host]);
+      assert.equal(g.ingress.enabled, true);
+      assert.equal(g.ingress.ingressClassName, "alb");
+      assert.equal(g.ingress.annotations["alb.ingress.kubernetes.io/ssl-redirect"], "443");
+      assert.equal(g.ingress.annotations["alb.ingress.kubernetes.io/group.name"], `gitops-${stack}-admin`);
+      assert.equal(
+        g.ingress.annotations["alb.ingress.kubernetes.io/inbound-cidrs"],
+        undefined,
+        "the group's inbound-cidrs are set once, on another Ingress of the group",
       );
+      assert.deepEqual(g["grafana.ini"], { server: { root_url: `https://${host}/` } });
+      assert.equal(evaluations.get(stack)!.outputs.grafanaUrl, `https://${host}`);
     }
   });
 });
@@ -496,7 +685,7 @@ describe("add-ons: dashboards", () => {
 
   it("every dashboard file is valid JSON for the Prometheus (logs: Loki) datasource, with unique ids", () => {
     const files = dashboardFiles().map((f) => path.basename(f));
-    assert.deepEqual(files, ["argocd.json", "demo-app.json"]);
+    assert.deepEqual(files, ["argo-rollouts.json", "argocd.json", "demo-app.json"]);
     const uids = new Set<string>();
     for (const file of files) {
       const d = readDashboard(file);
@@ -605,6 +794,41 @@ describe("add-ons: dashboards", () => {
     const exprs = dashboardQueries(d).join("\n");
     assert.match(exprs, /sum by \(sync_status\) \(argocd_app_info\)/);
     assert.match(exprs, /sum by \(health_status\) \(argocd_app_info\)/);
+  });
+});
+
+describe("add-ons: Argo Rollouts", () => {
+  const rollouts = (stack: Stack) => release(stack, "-argo-rollouts-release").inputs.values as Obj;
+
+  for (const stack of STACKS) {
+    it(`${stack}: the controller with its CRDs (kept on uninstall), scraped by a ServiceMonitor, RBAC for the ALB router only`, () => {
+      const v = rollouts(stack);
+      assert.equal(v.installCRDs, true);
+      assert.equal(v.keepCRDs, true, "uninstalling the controller must not delete every Rollout");
+      assert.deepEqual(v.controller.metrics, { enabled: true, serviceMonitor: { enabled: true } });
+      assert.equal(v.dashboard.enabled, false);
+      const granted = Object.entries(v.providerRBAC.providers as Record<string, boolean>).filter(
+        ([, on]) => on,
+      );
+      assert.deepEqual(granted, [["awsLoadBalancerController", true]]);
+      for (const kind of ["requests", "limits"])
+        for (const r of ["cpu", "memory"]) assert.ok(v.controller.resources[kind][r], `${kind}.${r}`);
+      // Two replicas with a PDB where Argo CD is highly available (prod), one elsewhere.
+      const ha = stack === "prod";
+      assert.equal(v.controller.replicas, ha ? 2 : 1);
+      assert.equal(v.controller.pdb.enabled, ha);
+    });
+  }
+
+  it("the dashboard shows rollouts by phase, replicas and analysis verdicts from the controller's metrics", () => {
+    const d = readDashboard("argo-rollouts.json");
+    const known = ["rollout_info", "rollout_info_replicas_available", "analysis_run_metric_phase"];
+    for (const name of dashboardQueries(d).flatMap(metricNames)) {
+      assert.ok(known.includes(name), `argo-rollouts.json queries unknown metric ${name}`);
+    }
+    const exprs = dashboardQueries(d).join("\n");
+    assert.match(exprs, /sum by \(phase\) \(rollout_info\)/);
+    assert.match(exprs, /analysis_run_metric_phase/);
   });
 });
 
@@ -1037,21 +1261,128 @@ describe("add-ons: Logs (Loki + Alloy) and Traces (Tempo)", () => {
   });
 });
 
-describe("add-ons: the dev stack stays free of AWS code", () => {
-  it("evaluates dev in a fresh process without loading @pulumi/aws, @pulumi/eks or @pulumi/awsx", function () {
-    this.timeout(30000);
-    const script = [
-      'const { evaluateStack, loadedModules } = require("./automation/evaluate");',
-      'evaluateStack("dev").then((e) => {',
-      "  if (e.error) throw e.error;",
-      '  const releases = e.resources.filter((r) => r.type === "kubernetes:helm.sh/v3:Release").length;',
-      '  const aws = ["@pulumi/aws", "@pulumi/eks", "@pulumi/awsx"].flatMap((m) => loadedModules(m));',
-      "  console.log(JSON.stringify({ releases, aws }));",
-      "});",
-    ].join("\n");
-    const tsx = path.join(PROJECT_DIR, "node_modules", ".bin", "tsx");
-    const run = spawnSync(tsx, ["-e", script], { cwd: PROJECT_DIR, encoding: "utf8" });
-    assert.equal(run.status, 0, run.stderr);
-    assert.deepEqual(JSON.parse(run.stdout.trim().split("\n").pop()!), { releases: 7, aws: [] });
+/** A stack's raw config values (keys without the namespace), as the program reads them. */
+const resolvedRaw = (stack: Stack): Record<string, unknown> =>
+  Object.fromEntries(
+    Object.entries(resolveStackConfig(stack)).map(([k, v]) => [
+      k.slice(CONFIG_NAMESPACE.length + 1),
+      v.value,
+    ]),
+  );
+
+describe("add-ons: External Secrets and image signature verification in the plans", () => {
+  const STORE = "kubernetes:external-secrets.io/v1:ClusterSecretStore";
+  const POLICY = "kubernetes:policy.sigstore.dev/v1beta1:ClusterImagePolicy";
+  const appNamespacesOnly = [{ namespaceSelector: { matchLabels: { [APP_NAMESPACE_LABEL]: "true" } } }];
+
+  it("dev: a Kubernetes-provider store over a Pulumi-filled source namespace, no signature verification", () => {
+    const store = only("dev", STORE);
+    assert.equal(store.inputs.metadata.name, SECRET_STORE_NAME);
+    assert.deepEqual(store.inputs.spec.conditions, appNamespacesOnly);
+    const kube = store.inputs.spec.provider.kubernetes;
+    assert.equal(kube.remoteNamespace, LOCAL_SECRETS_NAMESPACE);
+    assert.deepEqual(kube.auth, {
+      serviceAccount: { name: SECRET_STORE_SERVICE_ACCOUNT, namespace: EXTERNAL_SECRETS_NAMESPACE },
+    });
+    const source = all("dev", "kubernetes:core/v1:Secret").find(
+      (s) => s.inputs.metadata.namespace === LOCAL_SECRETS_NAMESPACE,
+    )!;
+    assert.equal(source.inputs.metadata.name, APP_SECRET.name);
+    assert.ok(source.secretPaths.includes("stringData"), "the token is a Pulumi secret");
+    assert.equal(all("dev", POLICY).length, 0);
+    assert.equal(all("dev", "aws:iam/role:Role").length, 0);
+  });
+
+  for (const stack of ["staging", "prod"] as const) {
+    it(`${stack}: a Secrets Manager store through IRSA, limited to gitops-platform/${stack}/*`, () => {
+      const store = only(stack, STORE);
+      assert.deepEqual(store.inputs.spec.conditions, appNamespacesOnly);
+      assert.deepEqual(store.inputs.spec.provider.aws, {
+        service: "SecretsManager",
+        region: "eu-west-1",
+        prefix: `gitops-platform/${stack}/`,
+        auth: {
+          jwt: {
+            serviceAccountRef: { name: SECRET_STORE_SERVICE_ACCOUNT, namespace: EXTERNAL_SECRETS_NAMESPACE },
+          },
+        },
+      });
+      const role = only(stack, "aws:iam/role:Role", "-external-secrets-aws-role");
+      const trust = JSON.parse(role.inputs.assumeRolePolicy).Statement[0].Condition.StringEquals;
+      assert.ok(
+        Object.entries(trust).some(
+          ([k, v]) =>
+            k.endsWith(":sub") &&
+            v === `system:serviceaccount:${EXTERNAL_SECRETS_NAMESPACE}:${SECRET_STORE_SERVICE_ACCOUNT}`,
+        ),
+      );
+      const policy = JSON.parse(
+        only(stack, "aws:iam/rolePolicy:RolePolicy", "-external-secrets-aws-policy").inputs.policy,
+      );
+      assert.deepEqual(policy.Statement, [
+        {
+          Sid: "ReadStackSecrets",
+          Effect: "Allow",
+          Action: ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"],
+          Resource: `arn:aws:secretsmanager:eu-west-1:123456789012:secret:gitops-platform/${stack}/*`,
+        },
+      ]);
+      const secret = only(stack, "aws:secretsmanager/secret:Secret");
+      assert.equal(secret.inputs.name, `gitops-platform/${stack}/${APP_SECRET.name}`);
+      const version = only(stack, "aws:secretsmanager/secretVersion:SecretVersion");
+      assert.ok(version.secretPaths.includes("secretString"), "the token is a Pulumi secret");
+      // The operator may mint tokens for the store's account only, not for every service account.
+      const values = release(stack, "-external-secrets-release").inputs.values as Obj;
+      assert.equal(values.rbac.serviceAccountTokenCreate, false);
+      assert.equal(values.processSecretStore, false);
+    });
+
+    it(`${stack}: policy-controller admits only images signed by this repository's deploy workflow on main`, () => {
+      const values = release(stack, "-image-signatures-release").inputs.values as Obj;
+      assert.deepEqual(values.webhook.namespaceSelector, {
+        matchExpressions: [{ key: APP_NAMESPACE_LABEL, operator: "In", values: ["true"] }],
+      });
+      assert.equal(values.webhook.configData["no-match-policy"], "deny");
+      const policy = only(stack, POLICY);
+      assert.equal(policy.inputs.spec.mode, "enforce");
+      const [authority] = policy.inputs.spec.authorities;
+      assert.deepEqual(authority.keyless.identities, [
+        {
+          issuer: GITHUB_ACTIONS_ISSUER,
+          subjectRegExp:
+            "^https://github\\.com/gitops-platform/gitops-platform/\\.github/workflows/deploy\\.yml@refs/heads/main$",
+        },
+      ]);
+      const subject = new RegExp(authority.keyless.identities[0].subjectRegExp);
+      assert.ok(
+        subject.test(
+          "https://github.com/gitops-platform/gitops-platform/.github/workflows/deploy.yml@refs/heads/main",
+        ),
+      );
+      for (const other of [
+        "https://github.com/gitops-platform/gitops-platform/.github/workflows/preview.yml@refs/heads/main",
+        "https://github.com/gitops-platform/gitops-platform/.github/workflows/deploy.yml@refs/heads/feature",
+        "https://github.com/fork/gitops-platform/.github/workflows/deploy.yml@refs/heads/main",
+      ])
+        assert.ok(!subject.test(other), other);
+      const image = String(evaluations.get(stack)!.outputs.appImage);
+      assert.deepEqual(policy.inputs.spec.images, [{ glob: `${image.slice(0, image.lastIndexOf("/"))}/**` }]);
+    });
+  }
+
+  it("a non-local registry without the signing repository is refused, naming the keys", () => {
+    assert.throws(
+      () =>
+        parsePlatformConfig(
+          {
+            ...resolvedRaw("staging"),
+            githubRepository: undefined,
+            githubEnabled: "false",
+            gitopsRepoUrl: "https://x.example/r.git",
+          },
+          { project: "gitops-platform", stack: "staging" },
+        ),
+      /gitops-platform:githubRepository: required with githubOwner when imageRegistry is "ghcr"/,
+    );
   });
 });

@@ -2,46 +2,59 @@ import { strict as assert } from "node:assert";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { ofType, type Evaluation } from "../automation/evaluate";
+import {
+  MOCK_STACK_REFERENCE_DIGEST,
+  MOCK_STACK_REFERENCE_TAG,
+  ofType,
+  PROJECT_DIR,
+  type Evaluation,
+} from "../automation/evaluate";
+import { IMAGE_COMMIT_MARKER } from "../components/gitops/gitops";
 import { contentHash, imageTag } from "../components/image/image-tag";
 import { evaluated } from "./support/stacks";
 
 const DIGEST_REF = /@sha256:[a-f0-9]{64}$/;
 
 describe("AppImage: tag", () => {
-  it("is {sha7}-{run} in CI", () => {
-    assert.equal(
-      imageTag("/nonexistent", {
-        GITHUB_SHA: "0123456789abcdef0123456789abcdef01234567",
-        GITHUB_RUN_NUMBER: "42",
-      }),
-      "0123456-42",
-    );
-  });
-
-  it("falls back to the git commit and a content hash locally, which changes with the content", () => {
+  it("is the content hash of the build context: same source, same tag, in CI and locally alike", () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "ctx-"));
     try {
       fs.writeFileSync(path.join(dir, "Dockerfile"), "FROM scratch\n");
       fs.mkdirSync(path.join(dir, "node_modules"));
       fs.writeFileSync(path.join(dir, "node_modules", "x.js"), "ignored");
-      const first = imageTag(dir, {});
-      assert.match(first, /^[0-9a-f]{7}-[0-9a-f]{8}$/);
+      const first = imageTag(dir);
+      assert.match(first, /^[0-9a-f]{12}$/);
+      assert.equal(first, contentHash(dir).slice(0, 12));
+      // What CI used to mix in (commit, run number) changes nothing now.
+      const saved = { sha: process.env.GITHUB_SHA, run: process.env.GITHUB_RUN_NUMBER };
+      process.env.GITHUB_SHA = "0123456789abcdef0123456789abcdef01234567";
+      process.env.GITHUB_RUN_NUMBER = "42";
+      try {
+        assert.equal(imageTag(dir), first, "no commit id or run number in the tag");
+      } finally {
+        for (const [k, v] of [
+          ["GITHUB_SHA", saved.sha],
+          ["GITHUB_RUN_NUMBER", saved.run],
+        ] as const) {
+          if (v === undefined) delete process.env[k];
+          else process.env[k] = v;
+        }
+      }
       fs.writeFileSync(path.join(dir, "node_modules", "x.js"), "still ignored");
-      assert.equal(imageTag(dir, {}), first, "node_modules does not affect the tag");
+      assert.equal(imageTag(dir), first, "node_modules does not affect the tag");
       fs.writeFileSync(path.join(dir, "Dockerfile"), "FROM scratch\nUSER 1\n");
-      assert.notEqual(imageTag(dir, {}), first);
-      assert.equal(contentHash(dir).length, 64);
+      assert.notEqual(imageTag(dir), first, "a change to the source is a new tag");
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }
   });
 
-  it("rejects malformed CI variables", () => {
-    assert.throws(
-      () => imageTag("/x", { GITHUB_SHA: "main", GITHUB_RUN_NUMBER: "1" }),
-      /GITHUB_SHA must be a git commit id \(got "main"\)/,
-    );
+  it("the committed stacks tag and label the image with the app's content hash only", async () => {
+    const e = await evaluated("staging");
+    const img = ofType(e, "docker-build:index:Image")[0]!;
+    const tag = contentHash(path.join(PROJECT_DIR, "app")).slice(0, 12);
+    assert.deepEqual(img.inputs.tags, [`ghcr.io/gitops-platform/demo-app:${tag}`]);
+    assert.deepEqual(img.inputs.labels, { "org.opencontainers.image.version": tag });
   });
 });
 
@@ -50,7 +63,7 @@ describe("AppImage: per registry", () => {
   before(async () => {
     for (const stack of ["dev", "staging", "prod"]) evaluations.set(stack, await evaluated(stack));
   });
-  const image = (stack: string) => {
+  const image = (stack: "dev" | "staging") => {
     const images = ofType(evaluations.get(stack)!, "docker-build:index:Image");
     assert.equal(images.length, 1);
     return images[0]!;
@@ -58,7 +71,7 @@ describe("AppImage: per registry", () => {
 
   it("dev pushes to the kind registry, native platform, no credentials, after the cluster", () => {
     const img = image("dev");
-    assert.match((img.inputs.tags as string[])[0]!, /^localhost:5001\/demo-app:[0-9a-f]{7}-[0-9a-z]+$/);
+    assert.match((img.inputs.tags as string[])[0]!, /^localhost:5001\/demo-app:[0-9a-f]{12}$/);
     assert.equal(img.inputs.push, true);
     assert.equal(img.inputs.platforms, undefined);
     assert.equal(img.inputs.registries, undefined);
@@ -74,12 +87,11 @@ describe("AppImage: per registry", () => {
     );
   });
 
-  it("staging pushes multi-platform to GHCR with a secret token", () => {
+  it("staging pushes multi-platform to GHCR with the builder's login, keeping no token in the state", () => {
     const img = image("staging");
     assert.match((img.inputs.tags as string[])[0]!, /^ghcr\.io\/gitops-platform\/demo-app:/);
     assert.deepEqual(img.inputs.platforms, ["linux/amd64", "linux/arm64"]);
-    assert.equal((img.inputs.registries as Array<{ address: string }>)[0]!.address, "ghcr.io");
-    assert.ok(img.secretPaths.includes("registries[0].password"), "registry password is secret");
+    assert.equal(img.inputs.registries, undefined, "deploy.yml logs in with the job's GITHUB_TOKEN");
     assert.match(String(evaluations.get("staging")!.outputs.appImage), DIGEST_REF);
   });
 
@@ -94,13 +106,55 @@ describe("AppImage: per registry", () => {
       JSON.parse(String(lifecycle.inputs.policy)) as { rules: Array<{ selection: { countNumber: number } }> }
     ).rules[0]!;
     assert.equal(rule.selection.countNumber, 30);
-    const img = image("prod");
+    // Prod builds nothing: it promotes the digest staging runs (a marked placeholder under mocks).
+    assert.equal(ofType(e, "docker-build:index:Image").length, 0, "no image build in prod");
+    const copy = ofType(e, "command:local:Command").find((c) => c.name.endsWith("-promotion-copy"))!;
+    const env = copy.inputs.environment as Record<string, string>;
+    assert.equal(env.DIGEST, MOCK_STACK_REFERENCE_DIGEST);
+    assert.equal(env.SRC_REPO, "ghcr.io/gitops-platform/demo-app");
+    assert.equal(env.DST_REPO, "123456789012.dkr.ecr.eu-west-1.amazonaws.com/gitops-prod/demo-app");
+    assert.deepEqual(
+      Object.keys(env).sort(),
+      ["DIGEST", "DST_REPO", "SRC_REPO", "TAG"],
+      "no registry credential in the state: skopeo uses the job's logins",
+    );
+    assert.deepEqual(copy.inputs.triggers, [env.DIGEST, env.DST_REPO], "keyed on the digest");
+    assert.match(String(copy.inputs.create), /skopeo copy --all --preserve-digests/);
+    assert.equal(e.outputs.appImage, `${env.DST_REPO}@${MOCK_STACK_REFERENCE_DIGEST}`);
+    const source = ofType(e, "pulumi:pulumi:StackReference").find((r) =>
+      r.name.endsWith("-promotion-source"),
+    )!;
+    assert.equal(source.inputs.name, "organization/gitops-platform/staging");
     assert.match(
-      (img.inputs.tags as string[])[0]!,
-      /^123456789012\.dkr\.ecr\.eu-west-1\.amazonaws\.com\/gitops-prod\/demo-app:/,
+      String((source.inputs.outputs as Record<string, unknown>).placeholder),
+      /^offline plan: mocked outputs/,
+    );
+    const file = ofType(e, "github:index/repositoryFile:RepositoryFile").find((f) =>
+      f.name.endsWith("-image-file"),
+    )!;
+    assert.equal(
+      file.inputs.commitMessage,
+      `deploy(prod): ${env.DST_REPO}:${MOCK_STACK_REFERENCE_TAG}@${MOCK_STACK_REFERENCE_DIGEST} promoted from staging ${IMAGE_COMMIT_MARKER}`,
+      "main's format, the source env before the marker",
+    );
+  });
+
+  it("staging still builds, and its image file commit names the image, no source env", () => {
+    const e = evaluations.get("staging")!;
+    const img = image("staging");
+    const file = ofType(e, "github:index/repositoryFile:RepositoryFile").find((f) =>
+      f.name.endsWith("-image-file"),
+    )!;
+    assert.match(
+      String(file.inputs.commitMessage),
+      new RegExp(
+        `^deploy\\(staging\\): ghcr\\.io/gitops-platform/demo-app:[0-9a-f]{12}@sha256:[a-f0-9]{64} \\[image-commit\\]$`,
+      ),
     );
     assert.deepEqual(img.inputs.platforms, ["linux/amd64", "linux/arm64"]);
-    assert.ok(img.secretPaths.includes("registries[0].password"));
     assert.match(String(e.outputs.appImage), DIGEST_REF);
+    assert.equal(e.outputs.appImageDigest, String(e.outputs.appImage).split("@")[1]);
+    const history = e.outputs.deployedImages as Array<{ digest: string }>;
+    assert.equal(history.at(-1)!.digest, e.outputs.appImageDigest, "the history ends with this deploy");
   });
 });

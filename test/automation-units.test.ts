@@ -67,7 +67,10 @@ describe("automation: argument parsing", () => {
       refresh: false,
       showSecrets: false,
       comment: true,
+      noInstall: false,
     });
+    assert.equal(run(["up", "dev", "--no-install"]).noInstall, true);
+    assert.equal(run(["outputs", "dev", "--no-install"]).noInstall, true);
     const args = run([
       "preview",
       "staging",

@@ -5,7 +5,8 @@ import * as path from "node:path";
 import { parse, parseAllDocuments, stringify } from "yaml";
 import { SUPPORTED_KUBERNETES_VERSIONS } from "../components/config";
 import { APP_RESOURCE_KINDS, IN_CLUSTER, SYNC_RETRY } from "../components/gitops/gitops";
-import { APP_NAMESPACE_LABEL } from "../policy/rules";
+import { APP_SECRET, SECRET_STORE_NAME } from "../components/addons/external-secrets";
+import { podSecurityViolations } from "../policy/rules";
 import {
   extractZipEntry,
   HELM_ZIP_ENTRY,
@@ -16,6 +17,7 @@ import {
   ROOT,
   type HelmResult,
 } from "./support/helm";
+import { platformValuesFile } from "./support/platform-values";
 import {
   assertValid,
   KUBERNETES_SCHEMA_VERSION,
@@ -36,11 +38,14 @@ const REPO_URL = "https://github.com/gitops-platform/gitops-platform.git";
 const MIN_KUBE = `${SUPPORTED_KUBERNETES_VERSIONS[0]}.0`;
 const DIGEST = `sha256:${"0123456789abcdef".repeat(4)}`;
 
+/** What the platform hands the chart per EKS env (ingress host and annotations), filled in before(). */
+const platformFiles = new Map<Env, string>();
 const envFiles = (env: Env) => [
   "-f",
   `gitops/envs/${env}/values.yaml`,
   "-f",
   `gitops/envs/${env}/image.yaml`,
+  ...(platformFiles.has(env) ? ["-f", platformFiles.get(env)!] : []),
 ];
 /** helm template of the demo-app chart as Argo CD renders it (release = Application name). */
 const templateArgs = (env: Env, ...extra: string[]) => [
@@ -102,6 +107,11 @@ const SCHEMA_VIOLATIONS: { name: string; set: string; error: RegExp[] }[] = [
   { name: "an empty image.repository", set: "image.repository=", error: [/repository/] },
   { name: "an unknown log level", set: "app.logLevel=verbose", error: [/logLevel/, /one of/i] },
   {
+    name: "a wildcard ingress host",
+    set: "ingress.host=*.example.com",
+    error: [/host/, /pattern/i],
+  },
+  {
     name: "a NodePort outside 30000-32767",
     set: "service.nodePort=8080",
     error: [/nodePort/, /minimum|greater/i],
@@ -139,6 +149,11 @@ const RENDER_FAILURES: { name: string; args: string[]; error: RegExp }[] = [
     name: "a nodePort without type NodePort",
     args: ["--set", "service.type=ClusterIP"],
     error: /service\.nodePort is set but service\.type is ClusterIP/,
+  },
+  {
+    name: "an Ingress without a host",
+    args: ["--set", "ingress.enabled=true"],
+    error: /ingress\.host is required when ingress\.enabled/,
   },
   {
     name: "autoscaling min above max",
@@ -198,20 +213,47 @@ const one = (objects: Obj[], kind: string): Obj => {
   assert.equal(found.length, 1, `exactly one ${kind} (got ${found.length})`);
   return found[0]!;
 };
+/** The app's workload: the Deployment (dev) or the Argo Rollouts Rollout (staging, prod); never both. */
+const workload = (objects: Obj[]): Obj => {
+  const found = objects.filter((o) => o.kind === "Deployment" || o.kind === "Rollout");
+  assert.equal(
+    found.length,
+    1,
+    `exactly one Deployment or Rollout (got ${found.map((o) => o.kind).join(", ")})`,
+  );
+  return found[0]!;
+};
+/** The app's own Service (the Ingress backend, the Rollout's root/active Service), not the ones a Rollout steers. */
+const appService = (objects: Obj[]): Obj =>
+  one(
+    objects.filter((o) => o.metadata.labels?.["gitops-platform/rollout-service"] === undefined),
+    "Service",
+  );
 const none = (objects: Obj[], kind: string) =>
   assert.equal(objects.filter((o) => o.kind === kind).length, 0, `no ${kind}`);
+/** The container's literal environment variables (valueFrom entries are asserted on their own). */
 const envOf = (container: Obj): Record<string, string> =>
-  Object.fromEntries((container.env as { name: string; value: string }[]).map((e) => [e.name, e.value]));
+  Object.fromEntries(
+    (container.env as { name: string; value?: string }[])
+      .filter((e) => e.value !== undefined)
+      .map((e) => [e.name, e.value as string]),
+  );
 
 // ---------------------------------------------------------------------------------------------------
 
 describe("gitops/ charts with a real helm", function () {
-  before(function () {
+  before(async function () {
+    this.timeout(60000);
     const reason = helmUnavailableReason();
     if (reason) {
       if (process.env.CI && process.env.CI !== "false") throw new Error(`helm is required in CI: ${reason}`);
       console.log(`    skipped: no helm binary (${reason}); install helm or set HELM_BIN`);
       this.skip();
+    }
+    // Argo CD renders staging and prod with the root Application's platform values on top.
+    for (const env of ["staging", "prod"] as const) {
+      const file = await platformValuesFile(env);
+      if (file) platformFiles.set(env, file);
     }
     // Start every helm run now so they overlap; the tests below await the same promises.
     for (const env of ENVS) {
@@ -261,7 +303,7 @@ describe("gitops/ charts with a real helm", function () {
     });
 
     it("the validator rejects unknown kinds, removed API versions, unknown fields and wrong types", async () => {
-      const deployment = one(await render(templateArgs("staging")), "Deployment");
+      const deployment = one(await render(templateArgs("dev")), "Deployment");
       assert.deepEqual(await validationProblems(deployment), []);
       const broken = structuredClone(deployment);
       broken.spec.replicas = "2";
@@ -276,6 +318,20 @@ describe("gitops/ charts with a real helm", function () {
           "spec.template.spec.containers[0].securityContext.readOnlyRootFileSystem: unknown field",
         ),
         problems.join("\n"),
+      );
+      // The Argo Rollouts schema too (staging and prod run a Rollout).
+      const rollout = structuredClone(one(await render(templateArgs("staging")), "Rollout"));
+      assert.deepEqual(await validationProblems(rollout), []);
+      rollout.spec.strategy.canary.steps[0].setWeigth = 20;
+      rollout.spec.strategy.canary.maxUnavailable = [0];
+      const rolloutProblems = await validationProblems(rollout);
+      assert.ok(
+        rolloutProblems.includes("spec.strategy.canary.steps[0].setWeigth: unknown field"),
+        rolloutProblems.join("\n"),
+      );
+      assert.ok(
+        rolloutProblems.some((p) => /maxUnavailable/.test(p)),
+        rolloutProblems.join("\n"),
       );
       for (const [apiVersion, kind] of [
         ["example.com/v1", "Widget"],
@@ -318,9 +374,10 @@ describe("gitops/ charts with a real helm", function () {
         }
       });
 
-      it(`${env}: the Deployment is hardened (non-root, read-only root, no privilege escalation, drop ALL, seccomp, limits, probes, zero-downtime rollout)`, async () => {
+      it(`${env}: the ${env === "dev" ? "Deployment" : "Rollout"} is hardened (non-root, read-only root, no privilege escalation, drop ALL, seccomp, limits, probes, zero-downtime rollout)`, async () => {
         const objects = await render(templateArgs(env));
-        const deployment = one(objects, "Deployment");
+        const deployment = workload(objects);
+        assert.equal(deployment.kind, env === "dev" ? "Deployment" : "Rollout");
         const values = parse(fs.readFileSync(path.join(ROOT, `gitops/envs/${env}/values.yaml`), "utf8"));
         const pod = deployment.spec.template.spec;
         assert.equal(pod.securityContext.runAsNonRoot, true);
@@ -353,14 +410,47 @@ describe("gitops/ charts with a real helm", function () {
         assert.deepEqual(container.livenessProbe.httpGet, { path: "/healthz", port: "http" });
         assert.deepEqual(container.readinessProbe.httpGet, { path: "/readyz", port: "http" });
         assert.deepEqual(container.startupProbe.httpGet, { path: "/healthz", port: "http" });
-        assert.deepEqual(deployment.spec.strategy, {
-          type: "RollingUpdate",
-          rollingUpdate: { maxUnavailable: 0, maxSurge: 1 },
-        });
+        // The restricted checks the policy pack applies to every pod (policy/rules.ts).
+        assert.deepEqual(podSecurityViolations(pod), []);
+        if (deployment.kind === "Deployment") {
+          assert.deepEqual(deployment.spec.strategy, {
+            type: "RollingUpdate",
+            rollingUpdate: { maxUnavailable: 0, maxSurge: 1 },
+          });
+        } else {
+          assert.equal(deployment.spec.strategy.canary.maxUnavailable, 0);
+          assert.equal(deployment.spec.strategy.canary.maxSurge, 1);
+        }
         // The kubelet's SIGKILL must come after the app's own worst case: drain delay + shutdown timeout.
         const vars = envOf(container);
         const drainMs = Number(vars.SHUTDOWN_TIMEOUT_MS) + Number(vars.DRAIN_DELAY_MS);
         assert.ok(drainMs > 0 && pod.terminationGracePeriodSeconds * 1000 > drainMs, `grace vs ${drainMs}ms`);
+        // Zero-downtime drain: /readyz answers 503 for DRAIN_DELAY_MS before the listener closes. Where more
+        // than one replica serves (staging, prod), that spans at least one readiness probe period, so the
+        // probe and the load balancer's health check see the 503 before connections are refused.
+        const chartDefaults = parse(
+          fs.readFileSync(path.join(ROOT, "gitops/charts/demo-app/values.yaml"), "utf8"),
+        );
+        const readiness = { ...chartDefaults.probes.readiness, ...values.probes?.readiness };
+        assert.ok(Number(vars.DRAIN_DELAY_MS) > 0, `DRAIN_DELAY_MS ${vars.DRAIN_DELAY_MS}`);
+        if (env !== "dev") {
+          assert.ok(
+            Number(vars.DRAIN_DELAY_MS) >= readiness.periodSeconds * 1000,
+            `DRAIN_DELAY_MS ${vars.DRAIN_DELAY_MS} < readiness period ${readiness.periodSeconds}s`,
+          );
+        }
+        for (const [probe, settings] of [
+          ["readinessProbe", readiness],
+          ["livenessProbe", { ...chartDefaults.probes.liveness, ...values.probes?.liveness }],
+        ] as const) {
+          for (const field of ["periodSeconds", "timeoutSeconds", "failureThreshold"] as const) {
+            assert.equal(container[probe][field], settings[field], `${probe}.${field}`);
+          }
+        }
+        assert.ok(
+          container.startupProbe.failureThreshold * container.startupProbe.periodSeconds >= 30,
+          "startup",
+        );
         // A read-only root works because /tmp is an emptyDir.
         assert.deepEqual(container.volumeMounts, [{ name: "tmp", mountPath: "/tmp" }]);
         assert.deepEqual(Object.keys(pod.volumes.find((v: Obj) => v.name === "tmp")), ["name", "emptyDir"]);
@@ -372,11 +462,15 @@ describe("gitops/ charts with a real helm", function () {
         for (const t of spread) {
           assert.equal(t.whenUnsatisfiable, "ScheduleAnyway");
           assert.deepEqual(t.labelSelector.matchLabels, deployment.spec.selector.matchLabels);
+          // Each controller labels a revision's pods with its own hash label.
+          assert.deepEqual(t.matchLabelKeys, [
+            deployment.kind === "Rollout" ? "rollouts-pod-template-hash" : "pod-template-hash",
+          ]);
         }
       });
 
       it(`${env}: the container gets the app's environment`, async () => {
-        const deployment = one(await render(templateArgs(env)), "Deployment");
+        const deployment = workload(await render(templateArgs(env)));
         const [container] = deployment.spec.template.spec.containers;
         const values = parse(fs.readFileSync(path.join(ROOT, `gitops/envs/${env}/values.yaml`), "utf8"));
         const image = parse(fs.readFileSync(path.join(ROOT, `gitops/envs/${env}/image.yaml`), "utf8")).image;
@@ -392,20 +486,38 @@ describe("gitops/ charts with a real helm", function () {
         });
         assert.equal(container.image, `${image.repository}:${image.tag}`);
       });
+
+      it(`${env}: the API token comes from the stack's ClusterSecretStore through an ExternalSecret`, async () => {
+        const objects = await render(templateArgs(env));
+        const externalSecret = one(objects, "ExternalSecret");
+        assert.equal(externalSecret.apiVersion, "external-secrets.io/v1");
+        assert.deepEqual(externalSecret.spec.secretStoreRef, {
+          kind: "ClusterSecretStore",
+          name: SECRET_STORE_NAME,
+        });
+        assert.deepEqual(externalSecret.spec.data, [
+          { secretKey: "api-token", remoteRef: { key: APP_SECRET.name, property: APP_SECRET.key } },
+        ]);
+        const [container] = workload(objects).spec.template.spec.containers;
+        const token = (container.env as Obj[]).find((e) => e.name === "API_TOKEN");
+        assert.deepEqual(token?.valueFrom, {
+          secretKeyRef: { name: externalSecret.spec.target.name, key: "api-token" },
+        });
+      });
     }
 
     it("per environment: replicas dev 1, staging 2, prod autoscaled 3-10 on CPU (no fixed replicas)", async () => {
       const [dev, staging, prod] = await Promise.all(ENVS.map((env) => render(templateArgs(env))));
-      assert.equal(one(dev!, "Deployment").spec.replicas, 1);
-      assert.equal(one(staging!, "Deployment").spec.replicas, 2);
-      assert.equal("replicas" in one(prod!, "Deployment").spec, false, "the HPA owns prod's replica count");
+      assert.equal(workload(dev!).spec.replicas, 1);
+      assert.equal(workload(staging!).spec.replicas, 2);
+      assert.equal("replicas" in workload(prod!).spec, false, "the HPA owns prod's replica count");
       none(dev!, "HorizontalPodAutoscaler");
       none(staging!, "HorizontalPodAutoscaler");
       const hpa = one(prod!, "HorizontalPodAutoscaler");
       assert.equal(hpa.apiVersion, "autoscaling/v2");
       assert.deepEqual(hpa.spec.scaleTargetRef, {
-        apiVersion: "apps/v1",
-        kind: "Deployment",
+        apiVersion: "argoproj.io/v1alpha1",
+        kind: "Rollout",
         name: "demo-app",
       });
       assert.equal(hpa.spec.minReplicas, 3);
@@ -421,25 +533,86 @@ describe("gitops/ charts with a real helm", function () {
         const pdb = one(objects, "PodDisruptionBudget");
         assert.equal(pdb.apiVersion, "policy/v1");
         assert.equal(pdb.spec.maxUnavailable, 1);
-        assert.deepEqual(pdb.spec.selector.matchLabels, one(objects, "Deployment").spec.selector.matchLabels);
+        assert.deepEqual(pdb.spec.selector.matchLabels, workload(objects).spec.selector.matchLabels);
       }
     });
 
     it("per environment: dev is a NodePort on 30080 (kind maps it to the host), staging and prod ClusterIP", async () => {
       const [dev, staging, prod] = await Promise.all(ENVS.map((env) => render(templateArgs(env))));
-      const devService = one(dev!, "Service");
+      const devService = appService(dev!);
       assert.equal(devService.spec.type, "NodePort");
       assert.deepEqual(devService.spec.ports, [
         { name: "http", port: 80, targetPort: "http", protocol: "TCP", nodePort: 30080 },
       ]);
       for (const objects of [staging!, prod!]) {
-        const service = one(objects, "Service");
+        const service = appService(objects);
         assert.equal(service.spec.type, "ClusterIP");
         assert.deepEqual(service.spec.ports, [
           { name: "http", port: 80, targetPort: "http", protocol: "TCP" },
         ]);
-        assert.deepEqual(service.spec.selector, one(objects, "Deployment").spec.selector.matchLabels);
+        assert.deepEqual(service.spec.selector, workload(objects).spec.selector.matchLabels);
       }
+    });
+
+    it("per environment: staging and prod serve https://app.<domain> by an HTTPS ALB Ingress with TLS for the host (platform values through the root Application), dev none", async () => {
+      const [dev, staging, prod] = await Promise.all(ENVS.map((env) => render(templateArgs(env))));
+      none(dev!, "Ingress");
+      for (const [env, objects] of [
+        ["staging", staging!],
+        ["prod", prod!],
+      ] as const) {
+        const host = `app.${env}.example.com`;
+        const ingress = one(objects, "Ingress");
+        assert.equal(ingress.apiVersion, "networking.k8s.io/v1");
+        assert.equal(ingress.spec.ingressClassName, "alb");
+        assert.deepEqual(ingress.spec.tls, [{ hosts: [host] }]);
+        assert.deepEqual(ingress.spec.rules, [
+          {
+            host,
+            http: {
+              paths: [
+                {
+                  path: "/",
+                  pathType: "Prefix",
+                  // The canary Rollout splits traffic on the ALB: the port names the action annotation.
+                  backend: {
+                    service: { name: appService(objects).metadata.name, port: { name: "use-annotation" } },
+                  },
+                },
+              ],
+            },
+          },
+        ]);
+        const a = ingress.metadata.annotations;
+        assert.match(
+          a["alb.ingress.kubernetes.io/certificate-arn"],
+          /^arn:aws:acm:[a-z0-9-]+:\d{12}:certificate\//,
+        );
+        assert.equal(a["alb.ingress.kubernetes.io/scheme"], "internet-facing");
+        assert.equal(a["alb.ingress.kubernetes.io/listen-ports"], '[{"HTTP":80},{"HTTPS":443}]');
+        assert.equal(a["alb.ingress.kubernetes.io/ssl-redirect"], "443", "HTTP only redirects");
+        assert.match(a["alb.ingress.kubernetes.io/ssl-policy"], /^ELBSecurityPolicy-TLS13-/);
+        assert.equal(a["alb.ingress.kubernetes.io/group.name"], `gitops-${env}-app`);
+        assert.equal(a["alb.ingress.kubernetes.io/healthcheck-path"], "/readyz");
+        // WAF: on in prod (Pulumi.prod.yaml wafEnabled), off in staging.
+        if (env === "prod") assert.match(a["alb.ingress.kubernetes.io/wafv2-acl-arn"], /^arn:aws:/);
+        else assert.equal(a["alb.ingress.kubernetes.io/wafv2-acl-arn"], undefined);
+        // The load balancer reaches the pods from the VPC: the NetworkPolicy admits it on the app port.
+        const policy = one(objects, "NetworkPolicy");
+        assert.ok(
+          policy.spec.ingress[0].from.some((peer: Obj) =>
+            /^10\.\d+\.0\.0\/16$/.test(peer.ipBlock?.cidr ?? ""),
+          ),
+          JSON.stringify(policy.spec.ingress),
+        );
+      }
+    });
+
+    it("externalSecret.enabled=false renders neither the ExternalSecret nor API_TOKEN", async () => {
+      const objects = await render(templateArgs("prod", "--set", "externalSecret.enabled=false"));
+      none(objects, "ExternalSecret");
+      const [container] = workload(objects).spec.template.spec.containers;
+      assert.ok(!(container.env as Obj[]).some((e) => e.name === "API_TOKEN"));
     });
 
     it("ServiceMonitor scrapes /metrics on the http port of the Service, in the release namespace", async () => {
@@ -450,12 +623,12 @@ describe("gitops/ charts with a real helm", function () {
         monitor.spec.endpoints.map((e: Obj) => [e.port, e.path]),
         [["http", "/metrics"]],
       );
-      assert.deepEqual(monitor.spec.selector.matchLabels, one(objects, "Service").spec.selector);
+      assert.deepEqual(monitor.spec.selector.matchLabels, appService(objects).spec.selector);
       assert.deepEqual(monitor.spec.namespaceSelector, { matchNames: [NAMESPACE] });
       none(await render(templateArgs("prod", "--set", "serviceMonitor.enabled=false")), "ServiceMonitor");
     });
 
-    it("NetworkPolicy: port 8080 from the namespace and Prometheus only (dev: from anywhere), egress DNS to kube-system and OTLP to Tempo only", async () => {
+    it("NetworkPolicy: port 8080 from the namespace, Prometheus and the VPC's load balancer only (dev: from anywhere), egress DNS to kube-system and OTLP to Tempo only", async () => {
       const policy = one(await render(templateArgs("staging")), "NetworkPolicy");
       assert.deepEqual(policy.spec.policyTypes, ["Ingress", "Egress"]);
       assert.deepEqual(policy.spec.ingress, [
@@ -464,6 +637,8 @@ describe("gitops/ charts with a real helm", function () {
           from: [
             { podSelector: {} },
             { namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "monitoring" } } },
+            // Staging's VPC (Pulumi.staging.yaml vpcCidr), where its load balancer lives.
+            { ipBlock: { cidr: "10.20.0.0/16" } },
           ],
         },
       ]);
@@ -490,20 +665,26 @@ describe("gitops/ charts with a real helm", function () {
       assert.deepEqual(devPolicy.spec.egress, policy.spec.egress);
     });
 
-    it("the image file Pulumi writes (repository, tag, digest) pins the image by digest", async () => {
+    it("the image file Pulumi writes (repository, tag, digest, commit time) pins the image by digest", async () => {
       const dir = fs.mkdtempSync(path.join(os.tmpdir(), "charts-test-"));
       try {
         const file = path.join(dir, "image.yaml");
-        const image = { repository: "ghcr.io/example-org/demo-app", tag: "abc1234-42", digest: DIGEST };
+        const image = {
+          repository: "ghcr.io/example-org/demo-app",
+          tag: "abc1234-42",
+          digest: DIGEST,
+          commitTime: "2026-01-31T12:00:00Z",
+        };
         // The same shape as imageValuesFile() in components/gitops/gitops.ts.
         fs.writeFileSync(file, `# Written by Pulumi (gitops-platform)\n${stringify({ image })}`);
         const objects = await render(templateArgs("prod", "-f", file));
         for (const obj of objects) await assertValid(obj, "pinned");
-        const deployment = one(objects, "Deployment");
+        const deployment = workload(objects);
         const [container] = deployment.spec.template.spec.containers;
         assert.equal(container.image, `ghcr.io/example-org/demo-app@${DIGEST}`);
         assert.equal(envOf(container).APP_VERSION, "abc1234-42");
         assert.equal(envOf(container).GIT_COMMIT, "abc1234", "the commit of a {sha7}-{run} tag");
+        assert.equal(envOf(container).GIT_COMMIT_TIME, "2026-01-31T12:00:00Z", "for the lead-time metric");
         assert.equal(deployment.metadata.labels["app.kubernetes.io/version"], "abc1234-42");
       } finally {
         fs.rmSync(dir, { recursive: true, force: true });
@@ -532,6 +713,202 @@ describe("gitops/ charts with a real helm", function () {
       it(`the render fails with a clear message on ${c.name}`, async () => {
         const result = await run(templateArgs("dev", ...c.args));
         assert.notEqual(result.status, 0, `helm rendered ${c.args.join(" ")}`);
+        assert.match(result.stderr, c.error);
+      });
+    }
+  });
+
+  describe("progressive delivery (Argo Rollouts)", () => {
+    it("dev renders a Deployment; staging and prod a canary Rollout and its AnalysisTemplate instead", async () => {
+      const [dev, staging, prod] = await Promise.all(ENVS.map((env) => render(templateArgs(env))));
+      one(dev!, "Deployment");
+      none(dev!, "Rollout");
+      none(dev!, "AnalysisTemplate");
+      for (const objects of [staging!, prod!]) {
+        none(objects, "Deployment");
+        const rollout = one(objects, "Rollout");
+        assert.equal(rollout.apiVersion, "argoproj.io/v1alpha1");
+        // A rollback to a recent revision goes straight back: no steps, no analysis.
+        assert.deepEqual(rollout.spec.rollbackWindow, { revisions: 3 });
+        const template = one(objects, "AnalysisTemplate");
+        const analysis = rollout.spec.strategy.canary.analysis;
+        assert.deepEqual(analysis.templates, [{ templateName: template.metadata.name }]);
+        assert.deepEqual(
+          analysis.args.map((a: Obj) => a.name).sort(),
+          template.spec.args.map((a: Obj) => a.name).sort(),
+          "every argument of the template is passed",
+        );
+        assert.deepEqual(
+          analysis.args.find((a: Obj) => a.name === "revision").valueFrom,
+          { podTemplateHashValue: "Latest" },
+          "the analysis judges the new revision",
+        );
+      }
+    });
+
+    it("canary weights and pauses come from the env values; without an Ingress the split is by replicas", async () => {
+      for (const env of ["staging", "prod"] as const) {
+        const values = parse(fs.readFileSync(path.join(ROOT, `gitops/envs/${env}/values.yaml`), "utf8"));
+        const defaults = parse(fs.readFileSync(path.join(ROOT, CHART, "values.yaml"), "utf8"));
+        const expected = values.rollout.canary?.steps ?? defaults.rollout.canary.steps;
+        const objects = await render(templateArgs(env, "--set", "ingress.enabled=false"));
+        none(objects, "Ingress");
+        const canary = one(objects, "Rollout").spec.strategy.canary;
+        assert.deepEqual(canary.steps, expected);
+        assert.ok(
+          canary.steps.some((s: Obj) => "pause" in s) && canary.steps.some((s: Obj) => "setWeight" in s),
+        );
+        assert.equal("trafficRouting" in canary, false, "replica-based: no traffic router");
+        assert.equal("canaryService" in canary, false);
+      }
+      const steps = await render(
+        templateArgs("staging", "--set-json", 'rollout.canary.steps=[{"setWeight":5},{"pause":{}}]'),
+      );
+      assert.deepEqual(one(steps, "Rollout").spec.strategy.canary.steps, [{ setWeight: 5 }, { pause: {} }]);
+    });
+
+    it("with the ALB Ingress (staging, prod) the canary's weight is set on the ALB through stable and canary Services", async () => {
+      const objects = await render(templateArgs("prod"));
+      for (const obj of objects) await assertValid(obj, "prod with ingress");
+      // The Ingress backend is the root Service with the port `use-annotation`: the controller reads the
+      // weighted forward action Argo Rollouts writes into alb.ingress.kubernetes.io/actions.<rootService>.
+      const backend = one(objects, "Ingress").spec.rules[0].http.paths[0].backend.service;
+      assert.deepEqual(backend, { name: "demo-app", port: { name: "use-annotation" } });
+      const canary = one(objects, "Rollout").spec.strategy.canary;
+      assert.deepEqual(canary.trafficRouting, {
+        alb: { ingress: "demo-app", rootService: "demo-app", servicePort: 80 },
+      });
+      assert.equal(canary.stableService, "demo-app-stable");
+      assert.equal(canary.canaryService, "demo-app-canary");
+      const services = objects.filter((o) => o.kind === "Service");
+      assert.deepEqual(services.map((s) => s.metadata.name).sort(), [
+        "demo-app",
+        "demo-app-canary",
+        "demo-app-stable",
+      ]);
+      const selector = one(objects, "Rollout").spec.selector.matchLabels;
+      for (const service of services) assert.deepEqual(service.spec.selector, selector);
+      // Prometheus scrapes every pod once, through the app's Service only.
+      const monitor = one(objects, "ServiceMonitor");
+      assert.deepEqual(monitor.spec.selector.matchExpressions, [
+        { key: "gitops-platform/rollout-service", operator: "NotIn", values: ["stable", "canary"] },
+      ]);
+      for (const service of services) {
+        const label = service.metadata.labels["gitops-platform/rollout-service"];
+        assert.equal(service.metadata.name === "demo-app", label === undefined, service.metadata.name);
+      }
+      // Without the canary on the ALB (a Deployment, or blue-green) the Ingress is plain: the Service's port.
+      for (const extra of ["rollout.enabled=false", "rollout.strategy=blueGreen"]) {
+        const plain = await render(templateArgs("prod", "--set", extra));
+        assert.deepEqual(
+          one(plain, "Ingress").spec.rules[0].http.paths[0].backend.service,
+          {
+            name: "demo-app",
+            port: { name: "http" },
+          },
+          extra,
+        );
+        assert.deepEqual(
+          plain
+            .filter((o) => o.kind === "Service")
+            .map((o) => o.metadata.name)
+            .filter((n) => /-(stable|canary)$/.test(n)),
+          [],
+          `${extra}: no stable/canary Services`,
+        );
+      }
+    });
+
+    it("blue-green is the alternative strategy: a preview Service, promotion only after the analysis passes", async () => {
+      const objects = await render(templateArgs("staging", "--set", "rollout.strategy=blueGreen"));
+      for (const obj of objects) await assertValid(obj, "staging blue-green");
+      const rollout = one(objects, "Rollout");
+      assert.equal("canary" in rollout.spec.strategy, false);
+      const blueGreen = rollout.spec.strategy.blueGreen;
+      assert.equal(
+        blueGreen.activeService,
+        one(
+          objects.filter((o) => o.metadata.name === "demo-app"),
+          "Service",
+        ).metadata.name,
+      );
+      assert.equal(blueGreen.previewService, "demo-app-preview");
+      assert.equal(blueGreen.autoPromotionEnabled, true);
+      assert.equal(blueGreen.scaleDownDelaySeconds, 300);
+      const analysis = blueGreen.prePromotionAnalysis;
+      assert.deepEqual(analysis.templates, [
+        { templateName: one(objects, "AnalysisTemplate").metadata.name },
+      ]);
+      // The new version is only behind the preview Service until promotion: its metrics are scraped there.
+      assert.equal(analysis.args.find((a: Obj) => a.name === "service").value, "demo-app-preview");
+      assert.ok(objects.some((o) => o.kind === "Service" && o.metadata.name === "demo-app-preview"));
+      assert.equal(podSecurityViolations(rollout.spec.template.spec).length, 0);
+    });
+
+    it("the AnalysisTemplate measures the new revision's 5xx share and p95 latency, thresholds from values (1 %, 500 ms)", async () => {
+      const metrics = (objects: Obj[]) =>
+        Object.fromEntries(one(objects, "AnalysisTemplate").spec.metrics.map((m: Obj) => [m.name, m]));
+      const defaults = metrics(await render(templateArgs("prod")));
+      assert.deepEqual(Object.keys(defaults).sort(), ["error-rate", "p95-latency"]);
+      assert.equal(defaults["error-rate"].successCondition, "result[0] < 0.01");
+      assert.equal(defaults["p95-latency"].successCondition, "isNaN(result[0]) || result[0] < 0.5");
+      for (const m of Object.values(defaults) as Obj[]) {
+        assert.equal(m.failureLimit, 1);
+        assert.equal(
+          m.provider.prometheus.address,
+          "http://kube-prometheus-stack-prometheus.monitoring.svc:9090",
+        );
+        assert.match(m.provider.prometheus.query, /rollouts_pod_template_hash="\{\{args\.revision\}\}"/);
+      }
+      assert.match(
+        defaults["error-rate"].provider.prometheus.query,
+        /http_requests_total\{.*status_code=~"5\.\."\}\[2m\]/,
+      );
+      assert.match(
+        defaults["p95-latency"].provider.prometheus.query,
+        /histogram_quantile\(0\.95, .*http_request_duration_seconds_bucket/,
+      );
+      const tuned = metrics(
+        await render(
+          templateArgs(
+            "prod",
+            "--set-json",
+            'rollout.analysis={"maxErrorRate":0.05,"maxP95LatencySeconds":0.25}',
+          ),
+        ),
+      );
+      assert.equal(tuned["error-rate"].successCondition, "result[0] < 0.05");
+      assert.equal(tuned["p95-latency"].successCondition, "isNaN(result[0]) || result[0] < 0.25");
+      // The label the queries select by exists on the series: the ServiceMonitor copies it from the pods.
+      assert.deepEqual(one(await render(templateArgs("prod")), "ServiceMonitor").spec.podTargetLabels, [
+        "rollouts-pod-template-hash",
+      ]);
+    });
+
+    it("the AppProject admits exactly the Argo Rollouts kinds the chart renders (no AnalysisRun or Experiment)", async () => {
+      const rendered = new Set<string>();
+      for (const args of [
+        templateArgs("prod"),
+        templateArgs("prod", "--set", "ingress.enabled=true"),
+        templateArgs("staging", "--set", "rollout.strategy=blueGreen"),
+      ]) {
+        for (const obj of await render(args)) rendered.add(`${obj.apiVersion.split("/")[0]}/${obj.kind}`);
+      }
+      const admitted = APP_RESOURCE_KINDS.filter((k) => k.group === "argoproj.io").map(
+        (k) => `${k.group}/${k.kind}`,
+      );
+      assert.deepEqual(admitted.sort(), ["argoproj.io/AnalysisTemplate", "argoproj.io/Rollout"]);
+      for (const kind of admitted) assert.ok(rendered.has(kind), `${kind} is admitted but never rendered`);
+    });
+
+    for (const c of [
+      { name: "an unknown strategy", set: "rollout.strategy=linear", error: /strategy/ },
+      { name: "an error rate above 1", set: "rollout.analysis.maxErrorRate=2", error: /maxErrorRate/ },
+      { name: "a weight above 100", set: "rollout.canary.steps[0].setWeight=120", error: /setWeight|steps/ },
+    ]) {
+      it(`values.schema.json rejects ${c.name}`, async () => {
+        const result = await run(templateArgs("prod", "--set", c.set));
+        assert.notEqual(result.status, 0, `helm accepted ${c.set}`);
         assert.match(result.stderr, c.error);
       });
     }
@@ -587,7 +964,7 @@ describe("gitops/ charts with a real helm", function () {
         }
       });
 
-      it(`${env}: Applications sync automatically, prune, self-heal, retry with backoff and create a restricted namespace`, async () => {
+      it(`${env}: Applications sync automatically, prune, self-heal, retry with backoff, into the namespace Pulumi made`, async () => {
         const app = one(await render(appsArgs(env)), "Application");
         assert.equal(app.metadata.name, "demo-app");
         assert.equal(app.metadata.namespace, "argocd");
@@ -599,14 +976,26 @@ describe("gitops/ charts with a real helm", function () {
         assert.deepEqual(app.spec.destination, { server: IN_CLUSTER, namespace: NAMESPACE });
         const sync = app.spec.syncPolicy;
         assert.deepEqual(sync.automated, { prune: true, selfHeal: true });
-        assert.deepEqual(sync.syncOptions, ["CreateNamespace=true", "ServerSideApply=true"]);
+        // The app project may not create or relabel namespaces: Pulumi makes them restricted.
+        assert.deepEqual(sync.syncOptions, ["ServerSideApply=true"]);
+        assert.equal(sync.managedNamespaceMetadata, undefined);
         assert.deepEqual(sync.retry, SYNC_RETRY, "same retry policy as the root Application");
-        assert.deepEqual(sync.managedNamespaceMetadata.labels, {
-          [APP_NAMESPACE_LABEL]: "true",
-          "pod-security.kubernetes.io/enforce": "restricted",
-          "pod-security.kubernetes.io/audit": "restricted",
-          "pod-security.kubernetes.io/warn": "restricted",
-        });
+      });
+
+      it(`${env}: with imageRevision, the image file comes from that branch as a second ($values) source`, async () => {
+        const args = appsArgs(env);
+        args[args.length - 1] += ",imageRevision=deploy/" + env;
+        const app = one(await render(args), "Application");
+        await assertValid(app, env);
+        assert.equal(app.spec.source, undefined);
+        const [chart, values] = app.spec.sources;
+        assert.equal(chart.path, CHART);
+        assert.equal(chart.targetRevision, "main");
+        assert.deepEqual(chart.helm.valueFiles, [
+          `../../envs/${env}/values.yaml`,
+          `$values/gitops/envs/${env}/image.yaml`,
+        ]);
+        assert.deepEqual(values, { repoURL: REPO_URL, targetRevision: `deploy/${env}`, ref: "values" });
       });
     }
 

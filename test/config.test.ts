@@ -5,11 +5,13 @@ import { parse } from "yaml";
 import {
   ConfigError,
   CONFIG_NAMESPACE,
+  configWarnings,
   parsePlatformConfig,
   rawConfigSchema,
   SECRET_CONFIG_KEYS,
 } from "../components/config";
-import { configReference, END_MARKER, START_MARKER } from "../automation/config-reference";
+import * as prettier from "prettier";
+import { CONFIG_DOC, END_MARKER, renderConfigDoc, START_MARKER } from "../automation/config-reference";
 import { evaluateStack, listStacks, PROJECT_DIR, readProject, readStackFile } from "../automation/evaluate";
 
 const project = readProject();
@@ -51,52 +53,46 @@ describe("config: Pulumi.yaml is the declared schema", () => {
     for (const key of chartKeys) assert.match(String(declared[key]?.default), /^\d+\.\d+\.\d+$/, key);
   });
 
+  /** Keys of a stack file that Pulumi.yaml does not declare, or in a namespace no provider owns. */
+  const strayKeys = (stack: string, projectDir = PROJECT_DIR) =>
+    Object.keys(readStackFile(stack, projectDir)).flatMap((key) => {
+      const [namespace, name] = key.split(":");
+      if (namespace === CONFIG_NAMESPACE) return name && name in declared ? [] : [`${key} is not declared`];
+      return PROVIDER_NAMESPACES.includes(namespace ?? "") ? [] : [`${key} has an unknown namespace`];
+    });
+
   for (const stack of listStacks()) {
     it(`Pulumi.${stack}.yaml sets only declared keys`, () => {
-      for (const key of Object.keys(readStackFile(stack))) {
-        const [namespace, name] = key.split(":");
-        if (namespace === CONFIG_NAMESPACE) {
-          assert.ok(name && name in declared, `Pulumi.${stack}.yaml: ${key} is not declared in Pulumi.yaml`);
-        } else {
-          assert.ok(
-            PROVIDER_NAMESPACES.includes(namespace ?? ""),
-            `Pulumi.${stack}.yaml: ${key} has an unknown namespace`,
-          );
-        }
-      }
+      assert.deepEqual(strayKeys(stack), [], `Pulumi.${stack}.yaml`);
     });
   }
 
-  it("the undeclared-key check catches a stray key", () => {
+  it("the same check catches an undeclared key and an unknown namespace", () => {
     const dir = fs.mkdtempSync(path.join(PROJECT_DIR, ".cache", "stray-"));
     try {
       fs.copyFileSync(path.join(PROJECT_DIR, "Pulumi.yaml"), path.join(dir, "Pulumi.yaml"));
-      fs.writeFileSync(path.join(dir, "Pulumi.x.yaml"), "config:\n  gitops-platform:nodeCount: 3\n");
-      const keys = Object.keys(readStackFile("x", dir));
-      assert.deepEqual(
-        keys.filter((k) => !(k.split(":")[1]! in declared)),
-        ["gitops-platform:nodeCount"],
+      fs.writeFileSync(
+        path.join(dir, "Pulumi.x.yaml"),
+        "config:\n  gitops-platform:nodeCount: 3\n  gitops-platform:nodeMinSize: 2\n  gcp:project: p\n",
       );
+      assert.deepEqual(strayKeys("x", dir), [
+        "gitops-platform:nodeCount is not declared",
+        "gcp:project has an unknown namespace",
+      ]);
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }
   });
 
-  it("README's config reference is the one generated from Pulumi.yaml (npm run docs:config)", () => {
-    const readme = fs.readFileSync(path.join(PROJECT_DIR, "README.md"), "utf8");
-    const section = readme.slice(
-      readme.indexOf(START_MARKER) + START_MARKER.length,
-      readme.indexOf(END_MARKER),
+  it("docs/configuration.md holds the reference generated from Pulumi.yaml, as Prettier writes it (npm run docs:config)", async () => {
+    const page = fs.readFileSync(CONFIG_DOC, "utf8");
+    assert.equal(page, await renderConfigDoc(), "stale: run npm run docs:config");
+    assert.ok(
+      await prettier.check(page, { ...(await prettier.resolveConfig(CONFIG_DOC)), filepath: CONFIG_DOC }),
     );
-    // Prettier pads the table; compare cell by cell.
-    const cells = (table: string) =>
-      table
-        .trim()
-        .split("\n")
-        .map((row) => row.split(/(?<!\\)\|/).map((cell) => cell.trim().replace(/^-+$/, "---")));
-    assert.deepEqual(cells(section), cells(configReference()));
+    const section = page.slice(page.indexOf(START_MARKER), page.indexOf(END_MARKER));
     for (const key of Object.keys(declared))
-      assert.match(section, new RegExp(`\\|\\s*\`${key}\`\\s*\\|`), `README lacks ${key}`);
+      assert.match(section, new RegExp(`\\|\\s*\`${key}\`\\s*\\|`), `the reference lacks ${key}`);
   });
 });
 
@@ -212,10 +208,28 @@ describe("config: validation", () => {
       expect: [/gitops-platform:githubOwner/, /required when githubEnabled is true/],
     },
     {
-      title: "github disabled without a repository URL",
+      title: "EKS with github disabled and no repository URL (no local git server there)",
+      stack: "staging",
+      set: { githubEnabled: false, gitopsRepoUrl: undefined },
+      expect: [/gitops-platform:gitopsRepoUrl/, /required when githubEnabled is false on EKS/],
+    },
+    {
+      title: "local git server on the registry's port",
       stack: "dev",
-      set: { gitopsRepoUrl: undefined },
-      expect: [/gitops-platform:gitopsRepoUrl/, /required when githubEnabled is false/],
+      set: { localGitPort: 5001 },
+      expect: [/gitops-platform:localGitPort/, /5001 is already used by localRegistryPort/],
+    },
+    {
+      title: "local git server on the app's NodePort (mapped on the host at the same number)",
+      stack: "dev",
+      set: { localGitPort: 30080 },
+      expect: [/gitops-platform:localGitPort/, /30080 is already used by appNodePort/],
+    },
+    {
+      title: "local git server base image without a tag",
+      stack: "dev",
+      set: { localGitBaseImage: "debian:bookworm-slim" },
+      expect: [/gitops-platform:localGitBaseImage/, /pinned by tag and digest/, /"debian:bookworm-slim"/],
     },
     {
       title: "plain-http repository URL",
@@ -234,6 +248,28 @@ describe("config: validation", () => {
       stack: "prod",
       set: { veleroChartVersion: "latest" },
       expect: [/gitops-platform:veleroChartVersion/, /"latest"/],
+    },
+    {
+      title: "a pin that is not a digest",
+      stack: "prod",
+      set: { appImagePin: "sha256:abc" },
+      expect: [
+        /gitops-platform:appImagePin/,
+        /must be an image digest: sha256:<64 lowercase hex>/,
+        /"sha256:abc"/,
+      ],
+    },
+    {
+      title: "a stack promoting from itself",
+      stack: "prod",
+      set: { promoteFromStack: "organization/gitops-platform/prod" },
+      expect: [/gitops-platform:promoteFromStack/, /cannot promote from itself/],
+    },
+    {
+      title: "a promotion source that is not a stack name",
+      stack: "prod",
+      set: { promoteFromStack: "staging stack" },
+      expect: [/gitops-platform:promoteFromStack/, /must be a stack name/],
     },
     {
       title: "NodePort out of range",
@@ -290,10 +326,166 @@ describe("config: validation", () => {
       expect: [/gitops-platform:nodeCapacityType/, /"ON_DEMAND"\|"SPOT"/],
     },
     {
+      title: "a missing domain on an EKS stack",
+      stack: "staging",
+      set: { domain: undefined },
+      expect: [/gitops-platform:domain/, /required when clusterProvider is "eks"/, /it is not set/],
+    },
+    {
+      title: "a malformed domain",
+      stack: "prod",
+      set: { domain: "https://Prod.Example.com/" },
+      expect: [/gitops-platform:domain/, /must be a DNS name/, /"https:\/\/Prod.Example.com\/"/],
+    },
+    {
+      title: "a one-label domain",
+      stack: "staging",
+      set: { domain: "localhost" },
+      expect: [/gitops-platform:domain/, /must be a DNS name/, /"localhost"/],
+    },
+    {
+      title: "an adminCidrs entry that is not a CIDR",
+      stack: "staging",
+      set: { adminCidrs: ["203.0.113.0/24", "office"] },
+      expect: [/gitops-platform:adminCidrs\[1\]/, /IPv4 CIDR block/, /"office"/],
+    },
+    {
+      title: "an adminCidrs entry with host bits",
+      stack: "staging",
+      set: { adminCidrs: ["203.0.113.7/24"] },
+      expect: [/gitops-platform:adminCidrs\[0\]/, /IPv4 CIDR block/, /"203.0.113.7\/24"/],
+    },
+    {
+      title: "0.0.0.0/0 in prod adminCidrs",
+      stack: "prod",
+      set: { adminCidrs: ["198.51.100.0/24", "0.0.0.0/0"] },
+      expect: [
+        /gitops-platform:adminCidrs/,
+        /0\.0\.0\.0\/0 would open the Argo CD and Grafana UIs/,
+        /"0.0.0.0\/0"/,
+      ],
+    },
+    {
+      title: "an unknown external-dns policy",
+      stack: "prod",
+      set: { externalDnsPolicy: "delete-all" },
+      expect: [/gitops-platform:externalDnsPolicy/, /"upsert-only"\|"sync"/],
+    },
+    {
+      title: "a public EKS endpoint without CIDRs",
+      stack: "staging",
+      set: { publicAccessCidrs: [] },
+      expect: [
+        /gitops-platform:publicAccessCidrs: the public EKS API endpoint needs the CIDRs/,
+        /endpointPublicAccess/,
+      ],
+    },
+    {
+      title: "prod's endpoint open to 0.0.0.0/0",
+      stack: "prod",
+      set: { publicAccessCidrs: ["10.0.0.0/8", "0.0.0.0/0"] },
+      expect: [
+        /gitops-platform:publicAccessCidrs: prod must not open its EKS API endpoint to 0\.0\.0\.0\/0/,
+        /"0\.0\.0\.0\/0"/,
+      ],
+    },
+    {
+      title: "an unknown OIDC provider mode",
+      stack: "prod",
+      set: { githubOidcProvider: "lookup" },
+      expect: [/gitops-platform:githubOidcProvider/, /"create"\|"existing"/, /"lookup"/],
+    },
+    {
+      title: "an OIDC provider ARN with mode create",
+      stack: "staging",
+      set: {
+        githubOidcProviderArn: "arn:aws:iam::123456789012:oidc-provider/token.actions.githubusercontent.com",
+      },
+      expect: [/gitops-platform:githubOidcProviderArn: only used with githubOidcProvider "existing"/],
+    },
+    {
+      title: "live pull-request previews of prod",
+      stack: "prod",
+      set: { pullRequestPreviews: true },
+      expect: [/gitops-platform:pullRequestPreviews: prod is never previewed live/, /\(got true\)/],
+    },
+    {
+      title: "SSO without organisation, client secret, URL or team roles",
+      stack: "staging",
+      set: { argocdSsoClientId: "Iv1.0123456789abcdef" },
+      expect: [
+        /gitops-platform:argocdSsoGithubOrg: required when argocdSsoClientId is set/,
+        /gitops-platform:argocdSsoClientSecret: required when argocdSsoClientId is set/,
+        /gitops-platform:argocdPublicUrl: required when argocdSsoClientId is set/,
+        /gitops-platform:argocdSsoTeamRoles: map at least one team/,
+      ],
+    },
+    {
+      title: "a team role that is not a built-in role",
+      stack: "staging",
+      set: { argocdSsoTeamRoles: ["platform:owner"] },
+      expect: [/gitops-platform:argocdSsoTeamRoles\[0\]/, /admin, readonly/, /"platform:owner"/],
+    },
+    {
       title: "bad admin ARN",
       stack: "prod",
       set: { clusterAdminArns: ["admin"] },
       expect: [/gitops-platform:clusterAdminArns\[0\]/, /IAM role or user ARN/, /"admin"/],
+    },
+    // Cross-field rules not covered above: each must have a failing case.
+    {
+      title: "four AZs",
+      stack: "prod",
+      set: { availabilityZones: ["eu-west-1a", "eu-west-1b", "eu-west-1c", "eu-west-1d"] },
+      expect: [/gitops-platform:availabilityZones/, /2 or 3/],
+    },
+    {
+      title: "an EKS node group without instance types",
+      stack: "staging",
+      set: { nodeInstanceTypes: [] },
+      expect: [/gitops-platform:nodeInstanceTypes/, /at least one instance type/],
+    },
+    {
+      title: "desired below min",
+      stack: "prod",
+      set: { nodeDesiredSize: 2 },
+      expect: [/gitops-platform:nodeDesiredSize/, /between nodeMinSize 3 and nodeMaxSize 9/, /got 2/],
+    },
+    {
+      title: "GHCR without an owner",
+      stack: "dev",
+      set: { imageRegistry: "ghcr" },
+      expect: [/gitops-platform:githubOwner/, /required when imageRegistry is "ghcr"/],
+    },
+    {
+      title: "the registry and the S3 server on one host port",
+      stack: "dev",
+      set: { s3Port: 5001 },
+      expect: [/gitops-platform:s3Port/, /port 5001 is already used by localRegistryPort/],
+    },
+    {
+      title: "the app NodePort on Argo CD's",
+      stack: "dev",
+      set: { appNodePort: 30081 },
+      expect: [/gitops-platform:argocdNodePort/, /port 30081 is already used by appNodePort/],
+    },
+    {
+      title: "highly available Argo CD on a kind cluster of one worker",
+      stack: "dev",
+      set: { argocdHighAvailability: true },
+      expect: [/gitops-platform:argocdHighAvailability/, /at least 3 schedulable nodes/, /kindWorkerNodes 1/],
+    },
+    {
+      title: "highly available Argo CD on an EKS node group that may shrink to 2",
+      stack: "staging",
+      set: { argocdHighAvailability: true },
+      expect: [/gitops-platform:argocdHighAvailability/, /raise nodeMinSize/, /nodeMinSize 2/],
+    },
+    {
+      title: "github enabled without a repository",
+      stack: "prod",
+      set: { githubRepository: undefined },
+      expect: [/gitops-platform:githubRepository/, /required when githubEnabled is true/],
     },
   ];
 
@@ -313,6 +505,25 @@ describe("config: validation", () => {
       );
     });
   }
+
+  it("warns about wide but explicit choices, naming the key: open endpoint, AdministratorAccess, anonymous GHCR", () => {
+    const staging: Record<string, unknown> = { ...defaults };
+    for (const [k, v] of Object.entries(readStackFile("staging")))
+      staging[k.slice(CONFIG_NAMESPACE.length + 1)] = typeof v === "string" ? v : JSON.stringify(v);
+    staging.githubActionsPolicyArns = JSON.stringify(["arn:aws:iam::aws:policy/AdministratorAccess"]);
+    const stagingContext = { ...context, stack: "staging" };
+    const warnings = configWarnings(parsePlatformConfig(staging, stagingContext), stagingContext);
+    assert.equal(warnings.length, 3, warnings.join("\n"));
+    assert.match(
+      warnings[0]!,
+      /^gitops-platform:publicAccessCidrs: .*open to the internet \(0\.0\.0\.0\/0\)/,
+    );
+    assert.match(warnings[1]!, /^gitops-platform:githubActionsPolicyArns: .*AdministratorAccess/);
+    assert.match(warnings[2]!, /^gitops-platform:ghcrPullToken: not set/);
+    const narrowed = { ...staging, publicAccessCidrs: '["198.51.100.0/24"]', githubActionsPolicyArns: "[]" };
+    const withToken = { ...stagingContext, secretsSet: ["ghcrPullToken"] as const };
+    assert.deepEqual(configWarnings(parsePlatformConfig(narrowed, withToken), withToken), []);
+  });
 
   it("every stack file is valid as committed", () => {
     for (const stack of listStacks()) {

@@ -4,6 +4,7 @@ import * as path from "node:path";
 import { parse } from "yaml";
 import { PROJECT_DIR, readProject } from "../automation/evaluate";
 import { ARGOCD_CHART } from "../components/addons/argocd";
+import { ARGO_ROLLOUTS_CHART } from "../components/addons/argo-rollouts";
 import { VELERO_CHART } from "../components/addons/backup";
 import { ALLOY_CHART, LOKI_CHART } from "../components/addons/logs";
 import { TEMPO_CHART } from "../components/addons/traces";
@@ -100,6 +101,10 @@ function pinsOfSources(): Pin[] {
       const image = PINNED_IMAGE.exec(m[1]!)!.groups!;
       pins.push({ where: m[1]!, file, version: image.tag!, digest: image.digest });
     }
+    // Tool versions the program installs itself (minimums, MIN_*, are not pins).
+    for (const m of read(file).matchAll(/export const ((?!MIN_)\w+_VERSION) = "(\d+\.\d+\.\d+)"/g)) {
+      pins.push({ where: `${file} ${m[1]}`, file, version: m[2]! });
+    }
   }
   return pins;
 }
@@ -145,7 +150,13 @@ describe("renovate: every pin is kept current", () => {
     const charts = extract("Pulumi.yaml", read("Pulumi.yaml"), renovate.customManagers).filter(
       (e) => e.datasource === "helm",
     );
-    const sources = [
+    // Every ChartSource the program declares (components/**/*.ts), so a new add-on cannot be missed.
+    const sources = filesUnder("components", ".ts").flatMap((file) =>
+      [...read(file).matchAll(/: ChartSource = \{\s*repo: "([^"]+)",\s*chart: "([^"]+)",?\s*\}/g)].map(
+        ([, repo, chart]) => ({ repo: repo!, chart: chart! }),
+      ),
+    );
+    for (const known of [
       ARGOCD_CHART,
       KUBE_PROMETHEUS_STACK_CHART,
       GRAFANA_CHART,
@@ -153,14 +164,20 @@ describe("renovate: every pin is kept current", () => {
       LOKI_CHART,
       ALLOY_CHART,
       TEMPO_CHART,
-    ];
+      ARGO_ROLLOUTS_CHART,
+    ]) {
+      assert.ok(
+        sources.some((s) => s.repo === known.repo && s.chart === known.chart),
+        known.chart,
+      );
+    }
     assert.deepEqual(
       charts.map((c) => `${c.registryUrl}#${c.depName}`).sort(),
       sources.map((s) => `${s.repo}#${s.chart}`).sort(),
     );
   });
 
-  it("covers every digest-pinned image in components/ and automation/", () => {
+  it("covers every digest-pinned image and tool version in components/ and automation/", () => {
     const pins = pinsOfSources();
     assert.ok(pins.length >= 1);
     assert.deepEqual(uncovered(pins), []);
@@ -173,7 +190,17 @@ describe("renovate: every pin is kept current", () => {
   });
 
   it("covers every Dockerfile base image, and FROM lines only use those ARGs", () => {
-    for (const file of ["app/Dockerfile"]) {
+    const dockerfiles = ["app/Dockerfile", "gitserver/Dockerfile"];
+    assert.deepEqual(
+      fs
+        .readdirSync(PROJECT_DIR, { recursive: true, encoding: "utf8" })
+        .filter(
+          (f) => path.basename(f) === "Dockerfile" && !f.includes("node_modules") && !f.startsWith("."),
+        ),
+      dockerfiles,
+      "every Dockerfile of the project is checked here",
+    );
+    for (const file of dockerfiles) {
       const content = read(file);
       const args = [...content.matchAll(/^ARG (\w+)=(\S+)$/gm)];
       assert.ok(args.length > 0);

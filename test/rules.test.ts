@@ -6,7 +6,7 @@ import * as path from "node:path";
 import { stringify } from "yaml";
 import type { AlertRule, AlertRuleGroup, RecordingRule } from "../components/addons/alert-rules";
 import { evaluated, resourcesOf } from "./support/stacks";
-import { promtool, runPromtool, type Promtool } from "./support/promtool";
+import { promtoolBinary, runPromtool, type PromtoolBinary } from "./support/promtool";
 
 /**
  * Every Prometheus rule group the program installs (kube-prometheus-stack's additionalPrometheusRulesMap
@@ -367,7 +367,7 @@ async function installedRuleGroups(stack: string): Promise<AlertRuleGroup[]> {
 
 /** promtool asynchronously, so the mutation runs go in parallel. */
 function promtoolAsync(
-  tool: Promtool,
+  tool: PromtoolBinary,
   args: string[],
   cwd: string,
 ): Promise<{ status: number | null; output: string }> {
@@ -385,12 +385,12 @@ function promtoolAsync(
 }
 
 describe("rules: every installed rule group, checked and unit-tested by promtool", () => {
-  let tool: Promtool | undefined;
+  let tool: PromtoolBinary | undefined;
   let dir: string;
   before(async function () {
     this.timeout(300_000);
     try {
-      tool = promtool();
+      tool = promtoolBinary();
     } catch (err) {
       if (process.env.CI === "true") throw err;
       console.warn(`      (skipping promtool tests: ${(err as Error).message})`);
@@ -420,11 +420,11 @@ describe("rules: every installed rule group, checked and unit-tested by promtool
       this.timeout(60_000);
       const groups = await installedRuleGroups(stack);
       const testFiles = write(stack, groups);
-      const check = runPromtool(tool!, ["check", "rules", `${stack}.rules.yaml`], dir);
+      const check = runPromtool(["check", "rules", `${stack}.rules.yaml`], dir);
       assert.equal(check.status, 0, check.output);
       assert.match(check.output, /SUCCESS: \d+ rules found/);
       if (stack !== "dev") return;
-      const test = runPromtool(tool!, ["test", "rules", ...testFiles], dir);
+      const test = runPromtool(["test", "rules", ...testFiles], dir);
       assert.equal(test.status, 0, test.output);
       assert.match(test.output, /SUCCESS/);
     });

@@ -3,6 +3,7 @@ import { spawnSync } from "node:child_process";
 import * as path from "node:path";
 import { parse } from "yaml";
 import { ofType, PROJECT_DIR, type Evaluation } from "../automation/evaluate";
+import { main as planMain } from "../automation/plan";
 import { evaluated } from "./support/stacks";
 
 const TSX = path.join(PROJECT_DIR, "node_modules", ".bin", "tsx");
@@ -127,17 +128,24 @@ describe("stacks: dev (kind)", () => {
       "  if (e.error) throw e.error;",
       '  const loaded = ["@pulumi/aws", "@pulumi/eks", "@pulumi/awsx"].flatMap((m) => loadedModules(m));',
       '  const k8s = loadedModules("@pulumi/kubernetes").length;',
-      "  console.log(JSON.stringify({ resources: e.resources.length, loaded, k8s }));",
+      '  const releases = e.resources.filter((r) => r.type === "kubernetes:helm.sh/v3:Release").length;',
+      "  console.log(JSON.stringify({ resources: e.resources.length, releases, loaded, k8s }));",
       "});",
     ].join("\n");
-    const run = spawnSync(TSX, ["-e", script], { cwd: PROJECT_DIR, encoding: "utf8" });
+    const run = spawnSync(TSX, ["-e", script], { cwd: PROJECT_DIR, encoding: "utf8", timeout: 25_000 });
     assert.equal(run.status, 0, run.stderr);
     const result = JSON.parse(run.stdout.trim().split("\n").pop()!) as {
       resources: number;
+      releases: number;
       loaded: string[];
       k8s: number;
     };
     assert.ok(result.resources > 5, "the dev program really ran");
+    assert.equal(
+      result.releases,
+      9,
+      "with every add-on: Argo CD, kube-prometheus-stack, Grafana, Velero, Loki, Alloy, Tempo, External Secrets, Argo Rollouts",
+    );
     assert.ok(result.k8s > 0, "the module-cache probe sees loaded modules");
     assert.deepEqual(result.loaded, []);
   });
@@ -215,32 +223,19 @@ for (const [stack, expected] of [
 }
 
 describe("offline plan command", () => {
-  for (const stack of ["dev", "prod"]) {
-    it(`prints the tree of ${stack} and valid --json, with secrets masked`, function () {
-      this.timeout(30000);
-      const started = Date.now();
-      const text = spawnSync(TSX, ["automation/plan.ts", stack], { cwd: PROJECT_DIR, encoding: "utf8" });
-      const elapsed = Date.now() - started;
-      assert.equal(text.status, 0, text.stderr);
-      assert.match(text.stdout, new RegExp(`pulumi:pulumi:Stack  gitops-platform-${stack}`));
-      assert.match(text.stdout, /\n {4}gitops-platform:cluster:(Kind|Eks)Cluster {2}gitops-/);
-      assert.ok(elapsed < 6000, `plan took ${elapsed} ms`);
+  const plan = (args: string[]) =>
+    spawnSync(TSX, ["automation/plan.ts", ...args], { cwd: PROJECT_DIR, encoding: "utf8", timeout: 25_000 });
 
-      const json = spawnSync(TSX, ["automation/plan.ts", stack, "--json"], {
-        cwd: PROJECT_DIR,
-        encoding: "utf8",
-      });
-      assert.equal(json.status, 0, json.stderr);
-      const plan = JSON.parse(json.stdout) as {
-        resources: Array<{ type: string; name: string; parent: string | null; inputs: object }>;
-        outputs: Record<string, unknown>;
-      };
-      assert.ok(plan.resources.length > 5);
-      assert.ok(plan.resources.every((r) => r.type && r.name && "inputs" in r && "parent" in r));
-      assert.equal(plan.outputs.kubeconfig, "[secret]");
-      assert.doesNotMatch(json.stdout, /mock-password-|mock-private-key-/, "no secret value is printed");
-    });
-  }
+  it("prints the tree of dev, its outputs with secrets masked, and the policy verdicts", function () {
+    this.timeout(30000);
+    const text = plan(["dev"]);
+    assert.equal(text.status, 0, text.stderr);
+    assert.match(text.stdout, /pulumi:pulumi:Stack {2}gitops-platform-dev/);
+    assert.match(text.stdout, /\n {4}gitops-platform:cluster:KindCluster {2}gitops-dev/);
+    assert.match(text.stdout, /\n {2}kubeconfig: \[secret\]\n/);
+    assert.match(text.stdout, /\n {2}pass {2}pods-restricted \(mandatory\)/);
+    assert.doesNotMatch(text.stdout, /mock-password-|mock-private-key-/, "no secret value is printed");
+  });
 
   it("writes all of a large --json into a pipe before it exits", function () {
     this.timeout(30000);
@@ -256,9 +251,30 @@ describe("offline plan command", () => {
     assert.ok(JSON.parse(piped.stdout).resources.length > 5);
   });
 
-  it("rejects an unknown stack with the list of stacks", () => {
-    const run = spawnSync(TSX, ["automation/plan.ts", "qa"], { cwd: PROJECT_DIR, encoding: "utf8" });
-    assert.equal(run.status, 2);
-    assert.match(run.stderr, /unknown stack "qa"; stacks: dev, prod, staging/);
+  it("prints valid --json of prod, with secrets masked", function () {
+    this.timeout(30000);
+    const json = plan(["prod", "--json"]);
+    assert.equal(json.status, 0, json.stderr);
+    const parsed = JSON.parse(json.stdout) as {
+      resources: Array<{ type: string; name: string; parent: string | null; inputs: object }>;
+      outputs: Record<string, unknown>;
+    };
+    assert.ok(parsed.resources.length > 5);
+    assert.ok(parsed.resources.some((r) => r.type === "eks:index:Cluster"));
+    assert.ok(parsed.resources.every((r) => r.type && r.name && "inputs" in r && "parent" in r));
+    assert.equal(parsed.outputs.kubeconfig, "[secret]");
+    assert.doesNotMatch(json.stdout, /mock-password-|mock-private-key-/, "no secret value is printed");
+  });
+
+  it("rejects an unknown stack with the list of stacks (exit 2)", async () => {
+    const printed: string[] = [];
+    const { error } = console;
+    console.error = (line: string) => printed.push(line);
+    try {
+      assert.equal(await planMain(["qa"]), 2);
+    } finally {
+      console.error = error;
+    }
+    assert.match(printed.join("\n"), /unknown stack "qa"; stacks: dev, prod, staging/);
   });
 });

@@ -11,6 +11,8 @@ export interface AppConfig {
   readonly shutdownTimeoutMs: number;
   /** Time /readyz answers 503 before the listener closes, so load balancers stop sending traffic. */
   readonly drainDelayMs: number;
+  /** Whether API_TOKEN (from the stack's secret store) is set; the token itself is never kept or shown. */
+  readonly apiTokenConfigured: boolean;
 }
 
 const ENVS = ["dev", "staging", "prod"] as const;
@@ -64,6 +66,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     logLevel: oneOf("LOG_LEVEL", LEVELS, "info"),
     shutdownTimeoutMs: int("SHUTDOWN_TIMEOUT_MS", 10000, 1, 600000),
     drainDelayMs: int("DRAIN_DELAY_MS", 0, 0, 600000),
+    apiTokenConfigured: (env.API_TOKEN ?? "") !== "",
   };
   if (problems.length > 0) throw new ConfigError(problems);
   if (config.drainDelayMs >= config.shutdownTimeoutMs) {

@@ -43,6 +43,8 @@ export function buildServer(config: AppConfig): Server {
     loggerInstance: createLogger(config),
     // No per-request log lines: they would cost more than a probe request itself. Errors are still logged.
     logController: new LogController({ disableRequestLogging: true }),
+    // Nor a per-request child logger (its reqId binding): the error log below names the request itself.
+    childLoggerFactory: (logger) => logger,
     // Unknown query parameters are an error, not silently dropped.
     ajv: { customOptions: { removeAdditional: false } },
     return503OnClosing: false,
@@ -118,6 +120,7 @@ export function buildServer(config: AppConfig): Server {
         version: config.version,
         commit: config.commit,
         env: config.env,
+        apiTokenConfigured: config.apiTokenConfigured,
         uptimeSeconds: Math.round((Date.now() - started) / 1000),
       };
       if (request.query.pretty) reply.type("application/json").send(`${JSON.stringify(info, null, 2)}\n`);
@@ -153,7 +156,7 @@ export function buildServer(config: AppConfig): Server {
         return;
       }
       const status = error.statusCode && error.statusCode >= 400 ? error.statusCode : 500;
-      if (status >= 500) request.log.error({ err: error }, "request failed");
+      if (status >= 500) request.log.error({ err: error, reqId: request.id }, "request failed");
       reply
         .code(status)
         .send({ error: status >= 500 ? "internal_error" : "bad_request", message: error.message });

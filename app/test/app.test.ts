@@ -1,11 +1,28 @@
 import { strict as assert } from "node:assert";
 import { spawn, type ChildProcess } from "node:child_process";
-import * as net from "node:net";
 import * as path from "node:path";
 import { ConfigError, loadConfig } from "../src/config";
+import { createMetrics } from "../src/metrics";
 import { buildServer, type Server } from "../src/server";
+import { freePort } from "../../test/support/net";
 
 const APP_DIR = path.resolve(__dirname, "..");
+/** Every request a test makes gives up after this long, so a missing bound fails a test instead of hanging it. */
+const REQUEST_TIMEOUT_MS = 5000;
+
+/** fetch that fails (AbortError naming the URL) instead of waiting forever. */
+function fetchBounded(url: string, init: RequestInit = {}): Promise<Response> {
+  return fetch(url, { signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS), ...init }).catch((err: unknown) => {
+    throw new Error(`${init.method ?? "GET"} ${url}: ${(err as Error).message}`, { cause: err });
+  });
+}
+
+/** Closes a server even while a request is still in flight: its connections are cut, not awaited. */
+async function closeNow(server: Server): Promise<void> {
+  const closing = server.app.close();
+  server.app.server.closeAllConnections();
+  await closing;
+}
 
 describe("app: configuration from the environment", () => {
   it("has defaults for everything", () => {
@@ -22,6 +39,7 @@ describe("app: configuration from the environment", () => {
         logLevel: "info",
         shutdownTimeoutMs: 10000,
         drainDelayMs: 0,
+        apiTokenConfigured: false,
       },
     );
     assert.ok(Object.isFrozen(config));
@@ -71,7 +89,64 @@ describe("app: configuration from the environment", () => {
   });
 });
 
+describe("app: every bound of the environment, at it and just outside it on both sides", () => {
+  // [variable, accepted at the bounds, rejected just outside them]
+  const bounds: Array<[string, string[], string[]]> = [
+    ["PORT", ["1", "65535"], ["0", "65536"]],
+    ["SHUTDOWN_TIMEOUT_MS", ["1", "600000"], ["0", "600001"]],
+    ["DRAIN_DELAY_MS", ["0", "599999"], ["-1", "600001"]],
+    ["APP_NAME", ["a", "a".repeat(63)], ["a".repeat(64)]],
+    ["APP_VERSION", ["1", "1".repeat(128)], ["1".repeat(129)]],
+    ["GIT_COMMIT", ["abcdef1", "a".repeat(40)], ["abcdef", "a".repeat(41)]],
+  ];
+  for (const [key, inside, outside] of bounds) {
+    it(`${key}: accepts ${inside.map((v) => v.slice(0, 8)).join(", ")}; rejects ${outside.map((v) => v.slice(0, 8)).join(", ")}`, () => {
+      // DRAIN_DELAY_MS must stay below SHUTDOWN_TIMEOUT_MS, so give it room.
+      const base = key === "DRAIN_DELAY_MS" ? { SHUTDOWN_TIMEOUT_MS: "600000" } : {};
+      for (const value of inside)
+        assert.doesNotThrow(() => loadConfig({ ...base, [key]: value }), `${key}=${value}`);
+      for (const value of outside) {
+        assert.throws(
+          () => loadConfig({ ...base, [key]: value }),
+          (err: unknown) =>
+            err instanceof ConfigError && err.message.includes(`${key}=${JSON.stringify(value)}`),
+          `${key}=${value}`,
+        );
+      }
+    });
+  }
+});
+
+describe("app: request metrics, counted per request and read at scrape time", () => {
+  it("puts each duration in its bucket (bounds inclusive), above the last only in +Inf, with sum and count", async () => {
+    const metrics = createMetrics();
+    for (const ms of [5, 5.0001, 0.2, 5000, 5001]) metrics.observe("GET", "/healthz", 200, ms);
+    metrics.observe("HEAD", "/healthz", 200, 1);
+    const text = await metrics.registry.metrics();
+    const series = 'method="GET",route="/healthz",status_code="200"';
+    const bucket = (le: string) =>
+      Number(
+        new RegExp(
+          `^http_request_duration_seconds_bucket\\{le="${le.replace("+", "\\+")}",${series}\\} (\\S+)$`,
+          "m",
+        ).exec(text)?.[1],
+      );
+    assert.equal(bucket("0.005"), 2, "0.2 ms and exactly 5 ms");
+    assert.equal(bucket("0.01"), 3);
+    assert.equal(bucket("2.5"), 3);
+    assert.equal(bucket("5"), 4, "exactly 5 s");
+    assert.equal(bucket("+Inf"), 5);
+    assert.match(text, new RegExp(`^http_request_duration_seconds_count\\{${series}\\} 5$`, "m"));
+    assert.match(text, new RegExp(`^http_request_duration_seconds_sum\\{${series}\\} 10\\.0112`, "m"));
+    assert.match(text, new RegExp(`^http_requests_total\\{${series}\\} 5$`, "m"));
+    assert.match(text, /^http_requests_total\{method="HEAD",route="\/healthz",status_code="200"\} 1$/m);
+    const http = (t: string) => t.split("\n").filter((l) => l.startsWith("http_"));
+    assert.deepEqual(http(await metrics.registry.metrics()), http(text), "a scrape changes nothing");
+  });
+});
+
 describe("app: HTTP routes over a real socket", () => {
+  const TOKEN = "s3cr3t-token-from-the-store";
   let server: Server;
   let base: string;
   before(async () => {
@@ -82,13 +157,14 @@ describe("app: HTTP routes over a real socket", () => {
         GIT_COMMIT: "abcdef1",
         APP_ENV: "staging",
         LOG_LEVEL: "silent",
+        API_TOKEN: TOKEN,
       }),
     );
     base = await server.app.listen({ port: 0, host: "127.0.0.1" });
   });
-  after(() => server.app.close());
+  after(() => closeNow(server));
 
-  const get = (p: string, init?: RequestInit) => fetch(`${base}${p}`, init);
+  const get = (p: string, init?: RequestInit) => fetchBounded(`${base}${p}`, init);
 
   it("/ shows name, version and environment, HTML-escaped", async () => {
     const res = await get("/");
@@ -108,11 +184,21 @@ describe("app: HTTP routes over a real socket", () => {
     assert.deepEqual(await res.json(), { status: "ok" });
   });
 
-  it("/api/info returns name, version, commit, env and uptime; ?pretty=true indents", async () => {
+  it("/api/info returns name, version, commit, env, token status and uptime; ?pretty=true indents", async () => {
     const res = await get("/api/info");
     assert.equal(res.status, 200);
-    const info = (await res.json()) as Record<string, unknown>;
-    assert.deepEqual(Object.keys(info).sort(), ["commit", "env", "name", "uptimeSeconds", "version"]);
+    const text = await res.text();
+    assert.ok(!text.includes(TOKEN), "the token itself never leaves the process");
+    const info = JSON.parse(text) as Record<string, unknown>;
+    assert.deepEqual(Object.keys(info).sort(), [
+      "apiTokenConfigured",
+      "commit",
+      "env",
+      "name",
+      "uptimeSeconds",
+      "version",
+    ]);
+    assert.equal(info.apiTokenConfigured, true);
     assert.equal(info.name, "demo <app>");
     assert.equal(info.commit, "abcdef1");
     assert.equal(info.env, "staging");
@@ -134,6 +220,7 @@ describe("app: HTTP routes over a real socket", () => {
       "/api/info?debug=1",
       `/api/info?pretty=${"t".repeat(4000)}`,
       "/api/work?ms=999999",
+      "/api/work?ms=2001",
       "/api/work?ms=-1",
       "/api/work?ms=abc",
       "/api/work",
@@ -196,14 +283,25 @@ describe("app: HTTP routes over a real socket", () => {
     assert.doesNotMatch(text, /route="\/random/);
   });
 
+  it("/api/info reports apiTokenConfigured false without API_TOKEN (or with an empty one)", async () => {
+    const other = buildServer(loadConfig({ LOG_LEVEL: "silent", API_TOKEN: "" }));
+    const otherBase = await other.app.listen({ port: 0, host: "127.0.0.1" });
+    try {
+      const info = (await (await fetch(`${otherBase}/api/info`)).json()) as Record<string, unknown>;
+      assert.equal(info.apiTokenConfigured, false);
+    } finally {
+      await other.app.close();
+    }
+  });
+
   it("uses its own registry: two servers count separately", async () => {
     const other = buildServer(loadConfig({ LOG_LEVEL: "silent" }));
     const otherBase = await other.app.listen({ port: 0, host: "127.0.0.1" });
     try {
-      const text = await (await fetch(`${otherBase}/metrics`)).text();
+      const text = await (await fetchBounded(`${otherBase}/metrics`)).text();
       assert.doesNotMatch(text, /route="\/healthz"/);
     } finally {
-      await other.app.close();
+      await closeNow(other);
     }
   });
 
@@ -220,15 +318,6 @@ describe("app: HTTP routes over a real socket", () => {
   });
 });
 
-/** A port that was free a moment ago (PORT must be 1-65535, so the app cannot pick its own). */
-async function freePort(): Promise<number> {
-  const probe = net.createServer();
-  await new Promise<void>((resolve) => probe.listen(0, "127.0.0.1", resolve));
-  const { port } = probe.address() as net.AddressInfo;
-  await new Promise((resolve) => probe.close(resolve));
-  return port;
-}
-
 interface RunningApp {
   child: ChildProcess;
   base: string;
@@ -236,6 +325,9 @@ interface RunningApp {
   /** Every stdout line so far, parsed: pino writes one JSON object per line. */
   logs(): Record<string, unknown>[];
 }
+
+/** Processes startApp started; each test's afterEach kills what is still running. */
+const running = new Set<ChildProcess>();
 
 /** The real entrypoint, app/src/main.ts, in its own process. */
 async function startApp(env: Record<string, string>): Promise<RunningApp> {
@@ -245,6 +337,8 @@ async function startApp(env: Record<string, string>): Promise<RunningApp> {
     env: { ...process.env, PORT: String(port), HOST: "127.0.0.1", ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });
+  running.add(child);
+  child.on("exit", () => running.delete(child));
   let out = "";
   let err = "";
   let closed = false;
@@ -278,17 +372,24 @@ async function startApp(env: Record<string, string>): Promise<RunningApp> {
 }
 
 describe("app: the real process (src/main.ts)", () => {
+  afterEach(() => {
+    for (const child of running) child.kill("SIGKILL");
+  });
+
   it("finishes the requests in flight at SIGTERM, answers 503 on /readyz, exits 0 within the bound", async function () {
     this.timeout(15000);
     const app = await startApp({ DRAIN_DELAY_MS: "400", SHUTDOWN_TIMEOUT_MS: "5000" });
     const inFlight = Array.from({ length: 20 }, () =>
-      fetch(`${app.base}/api/work?ms=1200`).then(async (r) => ({ status: r.status, body: await r.json() })),
+      fetchBounded(`${app.base}/api/work?ms=1200`).then(async (r) => ({
+        status: r.status,
+        body: await r.json(),
+      })),
     );
     await new Promise((resolve) => setTimeout(resolve, 300));
     const signalledAt = Date.now();
     app.child.kill("SIGTERM");
     await new Promise((resolve) => setTimeout(resolve, 100));
-    const readiness = await fetch(`${app.base}/readyz`, { headers: { connection: "close" } });
+    const readiness = await fetchBounded(`${app.base}/readyz`, { headers: { connection: "close" } });
 
     assert.equal(readiness.status, 503, "readiness flips at SIGTERM");
     assert.deepEqual(await readiness.json(), { status: "draining" });
@@ -299,9 +400,9 @@ describe("app: the real process (src/main.ts)", () => {
     );
     const { code, at } = await app.exited;
     assert.equal(code, 0, "exit code");
-    assert.ok(at - signalledAt < 5000, `exited ${at - signalledAt} ms after SIGTERM`);
-    assert.ok(at - signalledAt >= 400, "not before the drain delay");
-    await assert.rejects(fetch(`${app.base}/healthz`), "the listener is closed");
+    // Exit 0 means before SHUTDOWN_TIMEOUT_MS (its timer exits 1); only the lower bound needs the clock.
+    assert.ok(at - signalledAt >= 400, `exited ${at - signalledAt} ms after SIGTERM, before the drain delay`);
+    await assert.rejects(fetchBounded(`${app.base}/healthz`), "the listener is closed");
 
     const messages = app.logs().map((l) => l.msg);
     assert.deepEqual(
@@ -314,7 +415,7 @@ describe("app: the real process (src/main.ts)", () => {
   it("exits 1 when in-flight requests outlast SHUTDOWN_TIMEOUT_MS", async function () {
     this.timeout(10000);
     const app = await startApp({ SHUTDOWN_TIMEOUT_MS: "500" });
-    const slow = fetch(`${app.base}/api/work?ms=2000`).then(
+    const slow = fetchBounded(`${app.base}/api/work?ms=2000`).then(
       (r) => r.status,
       () => "aborted",
     );
@@ -323,9 +424,10 @@ describe("app: the real process (src/main.ts)", () => {
     app.child.kill("SIGTERM");
     const { code, at } = await app.exited;
     assert.equal(code, 1);
+    // Exit 1 with "shutdown timed out" is the timer firing; it must not fire early.
     assert.ok(
-      at - signalledAt >= 450 && at - signalledAt < 1500,
-      `exited ${at - signalledAt} ms after SIGTERM`,
+      at - signalledAt >= 450,
+      `exited ${at - signalledAt} ms after SIGTERM, before the 500 ms timeout`,
     );
     assert.equal(await slow, "aborted");
     assert.ok(app.logs().some((l) => l.msg === "shutdown timed out" && l.level === 50));

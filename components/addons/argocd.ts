@@ -2,14 +2,9 @@ import * as command from "@pulumi/command";
 import type * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
-import {
-  addonNamespace,
-  loadBalancerHostname,
-  NLB_ANNOTATIONS,
-  pinnedRelease,
-  type ChartSource,
-  type Exposure,
-} from "./helm-release";
+import { stringify } from "yaml";
+import { ALB_INGRESS_CLASS } from "./alb-ingress";
+import { addonNamespace, exposureUrl, pinnedRelease, type ChartSource, type Exposure } from "./helm-release";
 
 export const ARGOCD_CHART: ChartSource = { repo: "https://argoproj.github.io/argo-helm", chart: "argo-cd" };
 
@@ -21,14 +16,19 @@ export interface ArgoCDArgs {
   namespace?: string;
   /** redis-ha, two replicas of server, repo server and ApplicationSet controller, PDBs. Default: false. */
   highAvailability?: boolean;
-  /** NodePort on kind (plain HTTP, kind has no TLS), or an AWS NLB on EKS (Argo CD's own TLS). */
+  /** NodePort on kind (plain HTTP, kind has no TLS), or an ALB Ingress on EKS (UI and gRPC, TLS at the ALB). */
   exposure: Exposure;
-  /** URL at which users reach Argo CD (argocd-cm `url`: SSO callbacks, links in notifications). Default: none, the chart's placeholder https://argocd.example.com stays. */
+  /** URL at which users reach Argo CD (argocd-cm `url`: SSO callbacks, links in notifications). Default: https://<host> of the Ingress, or the chart's placeholder. */
   url?: string;
   /** Git polling interval (`timeout.reconciliation`); lower it where webhooks cannot arrive. Default: the chart's 120s plus up to 60s jitter. */
   reconciliationTimeout?: string;
   /** The release installing the Prometheus Operator CRDs: metrics ServiceMonitors are on and the install waits for it. Default: none (no ServiceMonitors). */
   monitoringCrds?: pulumi.Resource;
+  /**
+   * GitHub OAuth through Dex: members of the organisation sign in, teams map to roles, and the local
+   * `admin` account is disabled. Default: none (the admin account, whose password is a stack output).
+   */
+  sso?: ArgoCdSso & { clientSecret: pulumi.Input<string> };
   /** Resources the install waits for, typically the cluster with its nodes. Default: none. */
   dependsOn?: pulumi.Input<pulumi.Resource>[];
   /** The stack's Kubernetes provider. */
@@ -45,23 +45,47 @@ interface Component {
   metrics: Metrics;
 }
 
+/** Single sign-on through Dex's GitHub connector. */
+export interface ArgoCdSso {
+  /** Organisation whose members may sign in. */
+  githubOrg: string;
+  /** Client id of the GitHub OAuth App (its callback: `<url>/api/dex/callback`). */
+  clientId: string;
+  /** Argo CD's public URL (argocd-cm `url`). */
+  url: string;
+  /** Teams (slugs) of the organisation and the built-in role each gets. */
+  teamRoles: readonly { team: string; role: "admin" | "readonly" }[];
+}
+
 /** The argo-cd chart values this component sets (charts/argo-cd/values.yaml). */
 export interface ArgoCdValues {
+  global: { networkPolicy: { create: boolean }; domain?: string };
   dex: { enabled: boolean };
-  global: { networkPolicy: { create: boolean } };
   configs: {
     cm: Record<string, string>;
     params: { "server.insecure": boolean };
-    rbac: { "policy.default": string };
-    secret: {
+    rbac: { "policy.default": string; "policy.csv": string; scopes: string };
+    /** A Pulumi secret of its own: the rest of the values stays readable in previews. */
+    secret: pulumi.Input<{
       argocdServerAdminPassword: string;
       argocdServerAdminPasswordMtime: string;
       githubSecret: string;
-    };
+      extra?: Record<string, string>;
+    }>;
   };
   controller: Component;
   server: Component & {
-    service: { type: string; nodePortHttp?: number; annotations?: Record<string, string> };
+    service: { type: string; nodePortHttp?: number };
+    ingress?: {
+      enabled: boolean;
+      controller: "aws";
+      ingressClassName: string;
+      hostname: string;
+      path: string;
+      pathType: string;
+      annotations: pulumi.Input<Record<string, string>>;
+      aws: { backendProtocolVersion: "GRPC"; serviceType: "ClusterIP" };
+    };
   };
   repoServer: Component;
   applicationSet: Component;
@@ -75,11 +99,14 @@ export interface ArgoCdValues {
 
 /** Argo CD's release name: the chart's objects are named argocd-server, argocd-repo-server, ... */
 const RELEASE = "argocd";
+/** The server's Service and its plain-HTTP port: what the load balancer forwards to (TLS ends there). */
+export const ARGOCD_SERVER_SERVICE = { name: `${RELEASE}-server`, port: 80 };
 
 /**
  * Argo CD from the pinned argo-cd chart: a generated admin password (stored bcrypt-hashed, exported as a
  * secret), read-only default RBAC, metrics with ServiceMonitors, an optional highly available layout,
- * the server on a NodePort (kind) or an AWS NLB (EKS), and a generated GitHub webhook secret.
+ * the server on a NodePort (kind) or an ALB Ingress for UI and gRPC (EKS), and a generated GitHub webhook
+ * secret.
  */
 export class ArgoCD extends pulumi.ComponentResource {
   public readonly namespace: pulumi.Output<string>;
@@ -88,7 +115,7 @@ export class ArgoCD extends pulumi.ComponentResource {
   public readonly adminPassword: pulumi.Output<string>;
   /** Shared secret of the GitHub webhook (argocd-secret `webhook.github.secret`); a secret output. */
   public readonly webhookSecret: pulumi.Output<string>;
-  /** URL of the UI and API: http://localhost:<nodePort> on kind, https://<NLB hostname> on EKS. */
+  /** URL of the UI and API: http://localhost:<nodePort> on kind, https://argocd.<domain> on EKS. */
   public readonly url: pulumi.Output<string>;
 
   constructor(name: string, args: ArgoCDArgs, opts?: pulumi.ComponentResourceOptions) {
@@ -126,18 +153,20 @@ export class ArgoCD extends pulumi.ComponentResource {
     );
 
     // bcryptHash is computed once by the random provider, so the argocd-secret stays stable across runs.
-    const values = pulumi
-      .all([password.bcryptHash, passwordMtime.stdout, webhookSecret.result])
-      .apply(([hash, mtime, githubSecret]) =>
-        argoCdValues({ ...args, highAvailability: ha, serviceMonitors, hash, mtime, githubSecret }),
-      );
+    const values = argoCdValues({
+      ...args,
+      highAvailability: ha,
+      serviceMonitors,
+      hash: password.bcryptHash,
+      mtime: passwordMtime.stdout,
+      githubSecret: webhookSecret.result,
+    });
     this.release = pinnedRelease(`${name}-release`, {
       source: ARGOCD_CHART,
       version: args.chartVersion,
       releaseName: RELEASE,
       namespace: namespace.metadata.name,
       values,
-      secretValues: true,
       provider: args.provider,
       parent: this,
       dependsOn: [...(args.dependsOn ?? []), ...(args.monitoringCrds ? [args.monitoringCrds] : [])],
@@ -146,10 +175,7 @@ export class ArgoCD extends pulumi.ComponentResource {
     this.namespace = namespace.metadata.name;
     this.adminPassword = pulumi.secret(password.result);
     this.webhookSecret = pulumi.secret(webhookSecret.result);
-    this.url =
-      args.exposure.type === "NodePort"
-        ? pulumi.output(`http://localhost:${args.exposure.nodePort}`)
-        : pulumi.interpolate`https://${loadBalancerHostname(`${name}-server`, this.release, `${RELEASE}-server`, args.provider, this)}`;
+    this.url = pulumi.output(exposureUrl(args.exposure));
 
     this.registerOutputs({
       namespace: this.namespace,
@@ -167,10 +193,11 @@ export function argoCdValues(settings: {
   exposure: Exposure;
   url?: string;
   reconciliationTimeout?: string;
-  hash: string;
+  hash: pulumi.Input<string>;
   /** When the password was set (RFC 3339, UTC). */
-  mtime: string;
-  githubSecret: string;
+  mtime: pulumi.Input<string>;
+  githubSecret: pulumi.Input<string>;
+  sso?: ArgoCdSso & { clientSecret: pulumi.Input<string> };
 }): ArgoCdValues {
   const metrics = { enabled: true, serviceMonitor: { enabled: settings.serviceMonitors } };
   const ha = settings.highAvailability;
@@ -179,38 +206,70 @@ export function argoCdValues(settings: {
     pdb: { enabled: ha, ...(ha ? { minAvailable: 1 } : {}) },
     metrics,
   });
-  const kind = settings.exposure.type === "NodePort";
+  const exposure = settings.exposure;
+  const sso = settings.sso;
   return {
-    // No SSO is configured: the admin account and RBAC roles are the way in.
-    dex: { enabled: false },
-    // The chart's NetworkPolicies (its default since 10.0): each component admits only its known peers,
-    // the server and every metrics port stay open. Enforced where the CNI implements NetworkPolicy.
-    global: { networkPolicy: { create: true } },
+    global: {
+      // The chart's NetworkPolicies (its default since 10.0): each component admits only its known peers,
+      // the server and every metrics port stay open. Enforced where the CNI implements NetworkPolicy.
+      networkPolicy: { create: true },
+      // argocd-cm `url` (links, SSO callbacks) is https://<global.domain> unless configs.cm.url says otherwise.
+      ...(exposure.type === "Ingress" ? { domain: exposure.host } : {}),
+    },
+    // Without SSO the admin account is the way in; with it, Dex and GitHub teams.
+    dex: { enabled: sso !== undefined },
     configs: {
       cm: {
         ...(settings.url ? { url: settings.url } : {}),
         ...(settings.reconciliationTimeout
           ? { "timeout.reconciliation": settings.reconciliationTimeout }
           : {}),
+        ...(sso ? ssoSettings(sso) : {}),
       },
-      // kind serves plain HTTP on its NodePort; on EKS the server terminates TLS itself behind the NLB.
-      params: { "server.insecure": kind },
-      rbac: { "policy.default": "role:readonly" },
-      secret: {
-        argocdServerAdminPassword: settings.hash,
-        argocdServerAdminPasswordMtime: settings.mtime,
-        githubSecret: settings.githubSecret,
+      // Plain HTTP inside the cluster: kind has no TLS, and on EKS TLS ends at the load balancer.
+      params: { "server.insecure": true },
+      // No role for anyone not named: a signed-in stranger of the organisation sees nothing.
+      rbac: {
+        "policy.default": "",
+        "policy.csv": (sso?.teamRoles ?? [])
+          .map(({ team, role }) => `g, ${sso?.githubOrg}:${team}, role:${role}`)
+          .join("\n"),
+        scopes: "[groups]",
       },
+      secret: pulumi.secret(
+        pulumi
+          .all([settings.hash, settings.mtime, settings.githubSecret, sso?.clientSecret ?? ""])
+          .apply(([argocdServerAdminPassword, argocdServerAdminPasswordMtime, githubSecret, ssoSecret]) => ({
+            argocdServerAdminPassword,
+            argocdServerAdminPasswordMtime,
+            githubSecret,
+            // Rendered into argocd-secret; dex.config refers to it as $dex.github.clientSecret.
+            ...(sso ? { extra: { "dex.github.clientSecret": ssoSecret } } : {}),
+          })),
+      ),
     },
     // The controller shards clusters instead of replicating them: one replica (and so no PDB, which would
     // block node drains) is the chart's HA layout for a single cluster.
     controller: { replicas: 1, metrics },
     server: {
       ...replicated(2),
-      service:
-        settings.exposure.type === "NodePort"
-          ? { type: "NodePort", nodePortHttp: settings.exposure.nodePort }
-          : { type: "LoadBalancer", annotations: NLB_ANNOTATIONS },
+      ...(exposure.type === "NodePort"
+        ? { service: { type: "NodePort", nodePortHttp: exposure.nodePort } }
+        : {
+            service: { type: "ClusterIP" },
+            // The chart's ALB layout: one host, gRPC requests (Content-Type application/grpc) to an
+            // argocd-server-grpc Service with backend protocol GRPC, everything else to argocd-server.
+            ingress: {
+              enabled: true,
+              controller: "aws",
+              ingressClassName: ALB_INGRESS_CLASS,
+              hostname: exposure.host,
+              path: "/",
+              pathType: "Prefix",
+              annotations: exposure.annotations,
+              aws: { backendProtocolVersion: "GRPC", serviceType: "ClusterIP" },
+            },
+          }),
     },
     repoServer: replicated(2),
     applicationSet: replicated(2),
@@ -222,4 +281,21 @@ export function argoCdValues(settings: {
       ? { enabled: true, exporter: { enabled: true, serviceMonitor: { enabled: settings.serviceMonitors } } }
       : { enabled: false },
   };
+}
+
+/** argocd-cm entries of GitHub SSO: the URL Dex calls back to, the connector, and no local admin. */
+function ssoSettings(sso: ArgoCdSso): Record<string, string> {
+  const connector = {
+    type: "github",
+    id: "github",
+    name: "GitHub",
+    config: {
+      clientID: sso.clientId,
+      clientSecret: "$dex.github.clientSecret",
+      // Only members of these teams may sign in; groups are "<org>:<team-slug>".
+      orgs: [{ name: sso.githubOrg, teams: [...new Set(sso.teamRoles.map((t) => t.team))] }],
+      teamNameField: "slug",
+    },
+  };
+  return { url: sso.url, "dex.config": stringify({ connectors: [connector] }), "admin.enabled": "false" };
 }

@@ -260,6 +260,7 @@ export async function createBackup(
     bucketPrefix: `${config.cluster.name}-velero-`,
     retentionDays: config.addons.backup.retentionDays,
     serviceAccount: { namespace: VELERO_NAMESPACE, name: VELERO_SERVER_SERVICE_ACCOUNT },
+    description: "Velero server",
     accessPolicy: veleroPolicy,
   });
   return new Backup(name, { ...common, storage });

@@ -7,12 +7,19 @@ export type PodSecurityLevel = "privileged" | "baseline" | "restricted";
 /** How an add-on's UI is reached from outside the cluster. */
 export type Exposure =
   | { type: "NodePort"; /** Port on the nodes, published on 127.0.0.1 by kind. */ nodePort: number }
-  | { type: "LoadBalancer" };
+  | {
+      /** An Ingress on an AWS Application Load Balancer, HTTPS at the load balancer (EKS). */
+      type: "Ingress";
+      /** Public hostname, e.g. argocd.<domain>. */
+      host: string;
+      /** The load balancer annotations (components/addons/alb-ingress.ts). */
+      annotations: pulumi.Input<Record<string, string>>;
+    };
 
-/** Annotations of a Service for an internet-facing AWS Network Load Balancer (in-tree AWS cloud provider). */
-export const NLB_ANNOTATIONS: Record<string, string> = {
-  "service.beta.kubernetes.io/aws-load-balancer-type": "nlb",
-};
+/** The URL of an exposed UI. */
+export function exposureUrl(exposure: Exposure): string {
+  return exposure.type === "NodePort" ? `http://localhost:${exposure.nodePort}` : `https://${exposure.host}`;
+}
 
 /** Where a chart comes from. */
 export interface ChartSource {
@@ -93,7 +100,8 @@ export function pinnedRelease<V extends object>(
       `${args.source.chart}: chart version must be exact like 1.2.3 (got ${JSON.stringify(args.version)})`,
     );
   }
-  const values = args.secretValues ? pulumi.secret(args.values) : pulumi.output(args.values);
+  // Not wrapped otherwise: nested secrets (a password inside the values) stay the only masked parts.
+  const values = args.secretValues ? pulumi.secret(args.values) : args.values;
   return new k8s.helm.v3.Release(
     resourceName,
     {
@@ -103,7 +111,7 @@ export function pinnedRelease<V extends object>(
       repositoryOpts: { repo: args.source.repo },
       namespace: args.namespace,
       createNamespace: false,
-      values: values as pulumi.Output<Record<string, unknown>>,
+      values: values as pulumi.Input<Record<string, unknown>>,
       timeout: args.timeoutSeconds ?? 600,
       atomic: true,
       cleanupOnFail: true,
@@ -111,26 +119,5 @@ export function pinnedRelease<V extends object>(
       maxHistory: 10,
     },
     { parent: args.parent, provider: args.provider, dependsOn: args.dependsOn },
-  );
-}
-
-/**
- * The hostname AWS gives a release's LoadBalancer Service, read back once the release is installed.
- * The read waits for the release's status; in the first preview that is unknown and the read is skipped.
- */
-export function loadBalancerHostname(
-  resourceName: string,
-  release: k8s.helm.v3.Release,
-  serviceName: string,
-  provider: k8s.Provider,
-  parent: pulumi.Resource,
-): pulumi.Output<string> {
-  const service = k8s.core.v1.Service.get(
-    resourceName,
-    pulumi.interpolate`${release.status.namespace}/${serviceName}`,
-    { parent, provider },
-  );
-  return service.status.loadBalancer.ingress.apply(
-    (ingress) => ingress?.[0]?.hostname ?? ingress?.[0]?.ip ?? "pending",
   );
 }

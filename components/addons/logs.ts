@@ -410,6 +410,7 @@ export async function createLogs(
     bucketPrefix: `${config.cluster.name}-loki-`,
     retentionDays: config.addons.logs.retentionDays,
     serviceAccount: { namespace: LOKI_NAMESPACE, name: LOKI_RELEASE },
+    description: "Loki",
   });
   return new Logs(name, {
     chartVersions: { loki: config.charts.loki, alloy: config.charts.alloy },

@@ -4,14 +4,8 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import { ALERT_RULE_GROUPS, type AlertRuleGroup } from "./alert-rules";
-import {
-  addonNamespace,
-  loadBalancerHostname,
-  NLB_ANNOTATIONS,
-  pinnedRelease,
-  type ChartSource,
-  type Exposure,
-} from "./helm-release";
+import { ALB_INGRESS_CLASS } from "./alb-ingress";
+import { addonNamespace, exposureUrl, pinnedRelease, type ChartSource, type Exposure } from "./helm-release";
 
 export const KUBE_PROMETHEUS_STACK_CHART: ChartSource = {
   repo: "https://prometheus-community.github.io/helm-charts",
@@ -50,7 +44,7 @@ export interface MonitoringArgs {
   storageClass?: string;
   /** The node filesystem collector mounts the host's / (kind on Docker Desktop cannot). Default: true. */
   hostRootFsMount?: boolean;
-  /** NodePort on kind, an AWS NLB on EKS. */
+  /** NodePort on kind, an ALB Ingress (HTTPS at the load balancer) on EKS. */
   grafanaExposure: Exposure;
   /** Values of the dashboards' constant variables (the SLO objectives), by variable name. Default: none. */
   dashboardConstants?: Record<string, string>;
@@ -112,8 +106,17 @@ export interface KubePrometheusStackValues {
 
 /** The grafana chart values this component sets (charts/grafana/values.yaml). */
 export interface GrafanaValues {
-  admin: { existingSecret: string; userKey: string; passwordKey: string };
-  service: { type: string; nodePort?: number; annotations?: Record<string, string> };
+  admin: { existingSecret: pulumi.Input<string>; userKey: string; passwordKey: string };
+  service: { type: string; nodePort?: number };
+  ingress?: {
+    enabled: boolean;
+    ingressClassName: string;
+    hosts: string[];
+    path: string;
+    pathType: string;
+    annotations: pulumi.Input<Record<string, string>>;
+  };
+  "grafana.ini"?: { server: { root_url: string } };
   sidecar: {
     dashboards: { enabled: boolean; label: string; labelValue: string };
     datasources: { enabled: boolean; label: string; labelValue: string };
@@ -141,7 +144,7 @@ export class Monitoring extends pulumi.ComponentResource {
   public readonly prometheusUrl: pulumi.Output<string>;
   /** Grafana's `admin` password; a secret output. */
   public readonly grafanaAdminPassword: pulumi.Output<string>;
-  /** URL of Grafana: http://localhost:<nodePort> on kind, http://<NLB hostname> on EKS. */
+  /** URL of Grafana: http://localhost:<nodePort> on kind, https://grafana.<domain> on EKS. */
   public readonly grafanaUrl: pulumi.Output<string>;
 
   constructor(name: string, args: MonitoringArgs, opts?: pulumi.ComponentResourceOptions) {
@@ -202,9 +205,7 @@ export class Monitoring extends pulumi.ComponentResource {
       version: args.chartVersions.grafana,
       releaseName: GRAFANA_RELEASE,
       namespace: namespace.metadata.name,
-      values: adminSecret.metadata.name.apply((existingSecret) =>
-        grafanaValues({ existingSecret, exposure: args.grafanaExposure }),
-      ),
+      values: grafanaValues({ existingSecret: adminSecret.metadata.name, exposure: args.grafanaExposure }),
       dependsOn: args.dependsOn,
       ...common,
     });
@@ -212,10 +213,7 @@ export class Monitoring extends pulumi.ComponentResource {
     this.namespace = namespace.metadata.name;
     this.prometheusUrl = pulumi.output(prometheusUrl);
     this.grafanaAdminPassword = pulumi.secret(password.result);
-    this.grafanaUrl =
-      args.grafanaExposure.type === "NodePort"
-        ? pulumi.output(`http://localhost:${args.grafanaExposure.nodePort}`)
-        : pulumi.interpolate`http://${loadBalancerHostname(`${name}-grafana-service`, this.grafana, GRAFANA_RELEASE, args.provider, this)}`;
+    this.grafanaUrl = pulumi.output(exposureUrl(args.grafanaExposure));
 
     this.registerOutputs({
       namespace: this.namespace,
@@ -358,13 +356,28 @@ export function kubePrometheusStackValues(
 }
 
 /** The values of the grafana chart for the given settings. */
-export function grafanaValues(settings: { existingSecret: string; exposure: Exposure }): GrafanaValues {
+export function grafanaValues(settings: {
+  existingSecret: pulumi.Input<string>;
+  exposure: Exposure;
+}): GrafanaValues {
+  const exposure = settings.exposure;
   return {
     admin: { existingSecret: settings.existingSecret, userKey: "admin-user", passwordKey: "admin-password" },
-    service:
-      settings.exposure.type === "NodePort"
-        ? { type: "NodePort", nodePort: settings.exposure.nodePort }
-        : { type: "LoadBalancer", annotations: NLB_ANNOTATIONS },
+    ...(exposure.type === "NodePort"
+      ? { service: { type: "NodePort", nodePort: exposure.nodePort } }
+      : {
+          service: { type: "ClusterIP" },
+          ingress: {
+            enabled: true,
+            ingressClassName: ALB_INGRESS_CLASS,
+            hosts: [exposure.host],
+            path: "/",
+            pathType: "Prefix",
+            annotations: exposure.annotations,
+          },
+          // Links, redirects and OAuth callbacks use the public URL, not the pod's address.
+          "grafana.ini": { server: { root_url: `${exposureUrl(exposure)}/` } },
+        }),
     sidecar: {
       dashboards: { enabled: true, label: DASHBOARD_LABEL.name, labelValue: DASHBOARD_LABEL.value },
       datasources: { enabled: true, label: DATASOURCE_LABEL.name, labelValue: DATASOURCE_LABEL.value },

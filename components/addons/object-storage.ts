@@ -41,6 +41,8 @@ export interface ObjectStorageRequest {
   retentionDays: number;
   /** The only service account that may use the bucket on EKS (its IRSA role's subject). */
   serviceAccount: { namespace: string; name: string };
+  /** Who the role is for, in its IAM description, e.g. `Velero server`. */
+  description: string;
   /** The role's policy on EKS, given the bucket ARN. Default: objects of that bucket only. */
   accessPolicy?: (bucketArn: pulumi.Output<string>) => pulumi.Output<string>;
 }
@@ -75,6 +77,7 @@ export async function createObjectStorage(
     oidcProviderArn: eks.oidcProviderArn,
     oidcProviderUrl: eks.oidcProviderUrl,
     serviceAccount: request.serviceAccount,
+    description: request.description,
     accessPolicy: request.accessPolicy,
     awsProvider: eks.awsProvider,
   });

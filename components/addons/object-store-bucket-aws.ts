@@ -2,7 +2,7 @@
 // loads @pulumi/aws.
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import { irsaTrustPolicy } from "../cluster/irsa";
+import { irsaRole } from "../cluster/irsa-role";
 
 /** Arguments of {@link ObjectStoreBucket}. */
 export interface ObjectStoreBucketArgs {
@@ -17,6 +17,8 @@ export interface ObjectStoreBucketArgs {
   oidcProviderUrl: pulumi.Input<string>;
   /** The only service account that may assume the role. */
   serviceAccount: { namespace: string; name: string };
+  /** Who the role is for, in its IAM description, e.g. `Velero server`. */
+  description: string;
   /** What the role may do, given the bucket's ARN: a policy document. Default: {@link objectStorePolicy}. */
   accessPolicy?: (bucketArn: pulumi.Output<string>) => pulumi.Output<string>;
   /** The stack's explicit AWS provider. */
@@ -123,21 +125,14 @@ export class ObjectStoreBucket extends pulumi.ComponentResource {
       { ...awsOpts, dependsOn: [publicAccess] },
     );
 
-    const role = new aws.iam.Role(
-      `${name}-role`,
-      {
-        description: `${args.serviceAccount.namespace}/${args.serviceAccount.name} via IRSA`,
-        assumeRolePolicy: irsaTrustPolicy(
-          args.oidcProviderArn,
-          args.oidcProviderUrl,
-          args.serviceAccount.namespace,
-          args.serviceAccount.name,
-        ),
-      },
-      awsOpts,
-    );
-    const policy = (args.accessPolicy ?? objectStorePolicy)(bucket.arn);
-    new aws.iam.RolePolicy(`${name}-policy`, { role: role.id, policy }, awsOpts);
+    const { role } = irsaRole(name, {
+      description: args.description,
+      oidc: { arn: args.oidcProviderArn, url: args.oidcProviderUrl },
+      serviceAccount: args.serviceAccount,
+      policy: (args.accessPolicy ?? objectStorePolicy)(bucket.arn),
+      awsProvider: args.awsProvider,
+      parent: this,
+    });
 
     this.bucketName = bucket.bucket;
     this.roleArn = role.arn;

@@ -204,6 +204,7 @@ export async function createTraces(
     bucketPrefix: `${config.cluster.name}-tempo-`,
     retentionDays: config.addons.traces.retentionDays,
     serviceAccount: { namespace: TEMPO_NAMESPACE, name: TEMPO_RELEASE },
+    description: "Tempo",
   });
   return new Traces(name, {
     chartVersion: config.charts.tempo,

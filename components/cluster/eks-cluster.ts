@@ -4,6 +4,7 @@ import * as awsx from "@pulumi/awsx";
 import * as eks from "@pulumi/eks";
 import type * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
+import { grantClusterAccess } from "./access-entry";
 import { irsaTrustPolicy } from "./irsa";
 import { createKubernetesProvider, type PlatformCluster } from "./kubernetes-provider";
 
@@ -36,21 +37,24 @@ export interface EksClusterArgs {
   controlPlaneLogging?: boolean;
   /** Whether the API endpoint is public (it is always private too). Default: true. */
   endpointPublicAccess?: boolean;
-  /** CIDRs allowed on the public endpoint. Default: ["0.0.0.0/0"]. */
+  /** CIDRs allowed on the public endpoint; config validation requires them while it is public. Default: none. */
   publicAccessCidrs?: readonly string[];
-  /** IAM principals granted cluster-admin through access entries. Default: none. */
+  /** IAM principals granted cluster-admin through access entries (besides the creator). Default: none. */
   clusterAdminArns?: readonly string[];
   /** Tags on every AWS resource. */
   tags?: Record<string, string>;
 }
 
 const CONTROL_PLANE_LOG_TYPES = ["api", "audit", "authenticator", "controllerManager", "scheduler"];
+// The CNI policy is not here: the VPC CNI gets it through IRSA, so pods on the node cannot borrow it.
+// ECR read-only is: every node pulls the app image from the stack's ECR repository without a secret.
 const NODE_POLICIES = [
   "arn:aws:iam::aws:policy/AmazonEKSWorkerNodePolicy",
-  "arn:aws:iam::aws:policy/AmazonEKS_CNI_Policy",
   "arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryReadOnly",
 ];
-const CLUSTER_ADMIN_POLICY = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy";
+const CNI_POLICY = "arn:aws:iam::aws:policy/AmazonEKS_CNI_Policy";
+/** Root volume of the EKS AL2023 AMIs. */
+const ROOT_DEVICE = "/dev/xvda";
 
 /**
  * An EKS cluster for staging and prod: a VPC with public and private subnets over the given AZs and NAT
@@ -60,6 +64,8 @@ const CLUSTER_ADMIN_POLICY = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSCl
  */
 export class EksCluster extends pulumi.ComponentResource implements PlatformCluster {
   public readonly clusterName: pulumi.Output<string>;
+  /** The EKS cluster's name as AWS knows it, once the cluster exists (for access entries). */
+  public readonly eksClusterName: pulumi.Output<string>;
   public readonly kubeconfig: pulumi.Output<string>;
   public readonly provider: k8s.Provider;
   public readonly awsProvider: aws.Provider;
@@ -115,19 +121,10 @@ export class EksCluster extends pulumi.ComponentResource implements PlatformClus
         createOidcProvider: true,
         endpointPrivateAccess: true,
         endpointPublicAccess: args.endpointPublicAccess ?? true,
-        publicAccessCidrs: [...(args.publicAccessCidrs ?? ["0.0.0.0/0"])],
+        publicAccessCidrs: [...(args.publicAccessCidrs ?? [])],
         enabledClusterLogTypes: args.controlPlaneLogging ? CONTROL_PLANE_LOG_TYPES : [],
-        accessEntries: Object.fromEntries(
-          (args.clusterAdminArns ?? []).map((arn, i) => [
-            `admin-${i}`,
-            {
-              principalArn: arn,
-              accessPolicies: {
-                admin: { policyArn: CLUSTER_ADMIN_POLICY, accessScope: { type: "cluster" } },
-              },
-            },
-          ]),
-        ),
+        // The VPC CNI is the add-on below (IRSA, network policy on), not one this component configures.
+        useDefaultVpcCni: true,
         tags,
       },
       componentOpts,
@@ -138,6 +135,62 @@ export class EksCluster extends pulumi.ComponentResource implements PlatformClus
       { assumeRolePolicy: aws.iam.assumeRolePolicyForPrincipal({ Service: "ec2.amazonaws.com" }) },
       awsOpts,
     );
+    this.eksClusterName = cluster.eksCluster.name;
+    this.oidcProviderArn = cluster.oidcProviderArn;
+    this.oidcProviderUrl = cluster.oidcProviderUrl;
+    (args.clusterAdminArns ?? []).forEach((principalArn, i) =>
+      grantClusterAccess(`${name}-admin-${i}`, {
+        clusterName: this.eksClusterName,
+        principalArn,
+        access: "clusterAdmin",
+        awsProvider: this.awsProvider,
+        parent: this,
+      }),
+    );
+
+    // VPC CNI with its own IRSA role and the network policy agent on, so NetworkPolicies are enforced.
+    const cni = this.addonRole(`${name}-vpc-cni`, "aws-node", CNI_POLICY, awsOpts);
+    const vpcCni = new aws.eks.Addon(
+      `${name}-vpc-cni`,
+      {
+        clusterName: this.eksClusterName,
+        addonName: "vpc-cni",
+        serviceAccountRoleArn: cni.role.arn,
+        // aws-vpc-cni chart values (charts/aws-vpc-cni/values.yaml): a string, "false" by default.
+        configurationValues: JSON.stringify({ enableNetworkPolicy: "true" }),
+        resolveConflictsOnCreate: "OVERWRITE",
+        resolveConflictsOnUpdate: "OVERWRITE",
+      },
+      { ...awsOpts, dependsOn: [cni.attachment] },
+    );
+
+    // IMDSv2 only, one hop: the node reaches its metadata, pods (one hop further) do not.
+    const launchTemplate = new aws.ec2.LaunchTemplate(
+      `${name}-nodes`,
+      {
+        description: `Nodes of ${args.clusterName}: IMDSv2 with hop limit 1, encrypted gp3 root volume`,
+        metadataOptions: {
+          httpEndpoint: "enabled",
+          httpTokens: "required",
+          httpPutResponseHopLimit: 1,
+          instanceMetadataTags: "disabled",
+        },
+        blockDeviceMappings: [
+          {
+            deviceName: ROOT_DEVICE,
+            ebs: {
+              volumeSize: args.nodeGroup.diskSizeGiB ?? 50,
+              volumeType: "gp3",
+              encrypted: "true",
+              deleteOnTermination: "true",
+            },
+          },
+        ],
+        tagSpecifications: [{ resourceType: "instance", tags }],
+      },
+      awsOpts,
+    );
+
     const nodePolicies = NODE_POLICIES.map(
       (policyArn, i) =>
         new aws.iam.RolePolicyAttachment(
@@ -159,39 +212,27 @@ export class EksCluster extends pulumi.ComponentResource implements PlatformClus
           desiredSize: args.nodeGroup.desiredSize,
           maxSize: args.nodeGroup.maxSize,
         },
-        diskSize: args.nodeGroup.diskSizeGiB ?? 50,
+        // The disk size lives in the launch template (EKS refuses both).
+        launchTemplate: { id: launchTemplate.id, version: launchTemplate.latestVersion.apply(String) },
         labels: { "gitops-platform/node-group": "default" },
         tags,
       },
-      { ...componentOpts, dependsOn: nodePolicies },
+      // Nodes join once the CNI has its role: aws-node never falls back to the node role.
+      { ...componentOpts, dependsOn: [...nodePolicies, vpcCni] },
     );
 
-    this.oidcProviderArn = cluster.oidcProviderArn;
-    this.oidcProviderUrl = cluster.oidcProviderUrl;
-
-    const ebsCsiRole = new aws.iam.Role(
+    const ebsCsi = this.addonRole(
       `${name}-ebs-csi`,
-      {
-        assumeRolePolicy: irsaTrustPolicy(
-          this.oidcProviderArn,
-          this.oidcProviderUrl,
-          "kube-system",
-          "ebs-csi-controller-sa",
-        ),
-      },
-      awsOpts,
-    );
-    new aws.iam.RolePolicyAttachment(
-      `${name}-ebs-csi-policy`,
-      { role: ebsCsiRole.name, policyArn: "arn:aws:iam::aws:policy/service-role/AmazonEBSCSIDriverPolicy" },
+      "ebs-csi-controller-sa",
+      "arn:aws:iam::aws:policy/service-role/AmazonEBSCSIDriverPolicy",
       awsOpts,
     );
     new aws.eks.Addon(
       `${name}-ebs-csi`,
       {
-        clusterName: cluster.eksCluster.name,
+        clusterName: this.eksClusterName,
         addonName: "aws-ebs-csi-driver",
-        serviceAccountRoleArn: ebsCsiRole.arn,
+        serviceAccountRoleArn: ebsCsi.role.arn,
         resolveConflictsOnUpdate: "OVERWRITE",
       },
       awsOpts,
@@ -208,5 +249,32 @@ export class EksCluster extends pulumi.ComponentResource implements PlatformClus
       vpcId: this.vpcId,
       oidcProviderArn: this.oidcProviderArn,
     });
+  }
+
+  /** An IRSA role for a kube-system add-on's service account, with one managed policy (`<name>-policy`). */
+  private addonRole(
+    name: string,
+    serviceAccount: string,
+    policyArn: string,
+    awsOpts: pulumi.CustomResourceOptions,
+  ): { role: aws.iam.Role; attachment: aws.iam.RolePolicyAttachment } {
+    const role = new aws.iam.Role(
+      name,
+      {
+        assumeRolePolicy: irsaTrustPolicy(
+          this.oidcProviderArn,
+          this.oidcProviderUrl,
+          "kube-system",
+          serviceAccount,
+        ),
+      },
+      awsOpts,
+    );
+    const attachment = new aws.iam.RolePolicyAttachment(
+      `${name}-policy`,
+      { role: role.name, policyArn },
+      awsOpts,
+    );
+    return { role, attachment };
   }
 }

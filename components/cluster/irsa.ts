@@ -1,10 +1,19 @@
 import * as pulumi from "@pulumi/pulumi";
 
+/** Further claim conditions of a web-identity trust, by operator (e.g. GitHub's `job_workflow_ref`). */
+export type ClaimConditions = { StringEquals?: Record<string, string>; StringLike?: Record<string, string> };
+
 /**
  * A trust policy for `sts:AssumeRoleWithWebIdentity` through an OIDC provider, admitting exactly one
- * subject (`sub`) for the STS audience. Shared by IRSA roles and the GitHub Actions role.
+ * subject (`sub`) for the STS audience, plus any further claim conditions. Shared by IRSA roles and the
+ * GitHub Actions roles.
  */
-export function webIdentityTrustPolicy(providerArn: string, issuerHost: string, subject: string): string {
+export function webIdentityTrustPolicy(
+  providerArn: string,
+  issuerHost: string,
+  subject: string,
+  claims: ClaimConditions = {},
+): string {
   return JSON.stringify({
     Version: "2012-10-17",
     Statement: [
@@ -13,7 +22,12 @@ export function webIdentityTrustPolicy(providerArn: string, issuerHost: string, 
         Principal: { Federated: providerArn },
         Action: "sts:AssumeRoleWithWebIdentity",
         Condition: {
-          StringEquals: { [`${issuerHost}:aud`]: "sts.amazonaws.com", [`${issuerHost}:sub`]: subject },
+          StringEquals: {
+            [`${issuerHost}:aud`]: "sts.amazonaws.com",
+            [`${issuerHost}:sub`]: subject,
+            ...claims.StringEquals,
+          },
+          ...(claims.StringLike ? { StringLike: claims.StringLike } : {}),
         },
       },
     ],
@@ -39,4 +53,10 @@ export function irsaTrustPolicy(
         `system:serviceaccount:${namespace}:${serviceAccount}`,
       ),
     );
+}
+
+/** The cluster's IAM OIDC provider, as IRSA roles need it. */
+export interface OidcProvider {
+  arn: pulumi.Input<string>;
+  url: pulumi.Input<string>;
 }

@@ -27,7 +27,7 @@ export interface KindClusterArgs {
 }
 
 /** Name of the Docker network kind creates and attaches its nodes to. */
-const KIND_NETWORK = "kind";
+export const KIND_NETWORK = "kind";
 const REGISTRY_CONTAINER_PORT = 5000;
 const S3_CONTAINER_PORT = 9000;
 /** The region the S3 server signs for; Velero's backup location must name the same one. */

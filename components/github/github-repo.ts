@@ -1,6 +1,9 @@
 import * as github from "@pulumi/github";
 import * as pulumi from "@pulumi/pulumi";
 
+/** The branch deploys run from: every deploy environment admits only its workflows. */
+export const DEPLOY_BRANCH = "main";
+
 /** Arguments of {@link GitHubRepo}. */
 export interface GitHubRepoArgs {
   /** Repository name (the owner comes from the GitHub provider configuration). */
@@ -11,8 +14,12 @@ export interface GitHubRepoArgs {
   stack: string;
   /** Team slugs that must approve deployments to this environment. Default: none (no approval). */
   reviewerTeams?: string[];
-  /** Only protected branches may deploy to this environment. Default: true when reviewers are set. */
-  protectedBranchesOnly?: boolean;
+  /**
+   * The one branch whose workflows may use this environment (a deployment branch policy). Default:
+   * "main". `null`: any ref, for pull-request previews (they run on refs/pull/N/merge); such an
+   * environment must hold no write credential.
+   */
+  deploymentBranch?: string | null;
   /** Environment variables the workflows read (e.g. AWS_ROLE_ARN, AWS_REGION). Default: none. */
   variables?: Record<string, pulumi.Input<string>>;
   /** Environment secrets the workflows read (e.g. PULUMI_CONFIG_PASSPHRASE); values must be secrets. Default: none. */
@@ -21,7 +28,8 @@ export interface GitHubRepoArgs {
 
 /**
  * The GitHub side of a stack: an Actions environment (with required reviewers where configured, e.g.
- * prod) and the environment variables and secrets the deploy workflow needs. No cloud credentials go
+ * prod, and limited to one branch) and the environment variables and secrets the workflows need;
+ * secrets are environment secrets only, never repository-wide. No cloud credentials go
  * here: AWS is reached through OIDC (see GitHubOidcRole), so there are no static keys to store.
  */
 export class GitHubRepo extends pulumi.ComponentResource {
@@ -31,7 +39,7 @@ export class GitHubRepo extends pulumi.ComponentResource {
     super("gitops-platform:github:GitHubRepo", name, {}, opts);
     this.environmentName = args.environment;
     const reviewerTeams = args.reviewerTeams ?? [];
-    const protectedOnly = args.protectedBranchesOnly ?? reviewerTeams.length > 0;
+    const branch = args.deploymentBranch === undefined ? DEPLOY_BRANCH : args.deploymentBranch;
 
     const teamIds = reviewerTeams.map((slug) =>
       github.getTeamOutput({ slug, summaryOnly: true }, { parent: this }).id.apply(Number),
@@ -43,10 +51,18 @@ export class GitHubRepo extends pulumi.ComponentResource {
         environment: args.environment,
         reviewers: teamIds.length > 0 ? [{ teams: teamIds }] : undefined,
         preventSelfReview: teamIds.length > 0,
-        deploymentBranchPolicy: { protectedBranches: protectedOnly, customBranchPolicies: false },
+        deploymentBranchPolicy:
+          branch === null ? undefined : { protectedBranches: false, customBranchPolicies: true },
       },
       { parent: this },
     );
+    if (branch !== null) {
+      new github.RepositoryEnvironmentDeploymentPolicy(
+        `${name}-branch-${branch.replace(/[^\w-]/g, "-")}`,
+        { repository: args.repository, environment: environment.environment, branchPattern: branch },
+        { parent: this },
+      );
+    }
 
     for (const [variableName, value] of Object.entries({ PULUMI_STACK: args.stack, ...args.variables })) {
       new github.ActionsEnvironmentVariable(

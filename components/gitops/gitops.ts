@@ -4,6 +4,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as tls from "@pulumi/tls";
 import { stringify } from "yaml";
 import { APP_NAMESPACE_LABEL } from "../../policy/rules";
+import { treeDigest, type GitRepositoryWriter } from "./git-writer";
 
 /** The in-cluster API server, as Argo CD names it. */
 export const IN_CLUSTER = "https://kubernetes.default.svc";
@@ -20,8 +21,36 @@ export const APP_RESOURCE_KINDS = [
   { group: "policy", kind: "PodDisruptionBudget" },
   { group: "autoscaling", kind: "HorizontalPodAutoscaler" },
   { group: "networking.k8s.io", kind: "NetworkPolicy" },
+  { group: "networking.k8s.io", kind: "Ingress" },
   { group: "monitoring.coreos.com", kind: "ServiceMonitor" },
+  { group: "external-secrets.io", kind: "ExternalSecret" },
+  // Progressive delivery (Argo Rollouts): the workload in staging and prod, and its analysis.
+  { group: "argoproj.io", kind: "Rollout" },
+  { group: "argoproj.io", kind: "AnalysisTemplate" },
 ];
+
+/**
+ * The marker in every image commit's message. deploy.yml skips a push whose head commit carries it, on
+ * top of ignoring pushes that only touch image files: an image commit never starts a deploy.
+ */
+export const IMAGE_COMMIT_MARKER = "[image-commit]";
+
+/** The branch the image file of an environment is committed to (Argo CD reads it as the `$values` source). */
+export const imageBranch = (environment: string) => `deploy/${environment}`;
+
+/** Name of the image pull secret in every app namespace (GHCR). */
+export const IMAGE_PULL_SECRET = "image-pull";
+
+/** An AppProject that admits nothing: no source, no destination, no kind. */
+export const LOCKED_PROJECT_SPEC = {
+  description: "Locked by gitops-platform: use the environment's projects",
+  sourceRepos: [],
+  destinations: [],
+  clusterResourceWhitelist: [],
+  namespaceResourceWhitelist: [],
+  // An empty namespaced whitelist means "any kind" to Argo CD; the blacklist says none.
+  namespaceResourceBlacklist: [{ group: "*", kind: "*" }],
+};
 
 /** Arguments of {@link GitOps}. */
 export interface GitOpsArgs {
@@ -48,14 +77,43 @@ export interface GitOpsArgs {
     /** Shared webhook secret (argocd-secret `webhook.github.secret`). */
     webhookSecret?: pulumi.Input<string>;
   };
-  /** The app image; written to gitops/envs/<env>/image.yaml when GitHub is managed. */
+  /**
+   * Registry credentials for pulling the app image (GHCR with a read:packages token): a
+   * kubernetes.io/dockerconfigjson Secret in every app namespace, named in the image values. Default:
+   * none (ECR pulls through the node role, the local registry needs none).
+   */
+  imagePullCredentials?: { registry: string; username: pulumi.Input<string>; password: pulumi.Input<string> };
+  /** The app image; committed to gitops/envs/<env>/image.yaml through `writer`, on `imageBranch`. */
   image: {
     repository: pulumi.Input<string>;
     tag: pulumi.Input<string>;
     digest: pulumi.Input<string>;
-    /** Time of the commit the image was built from (RFC 3339 UTC), for the lead-time metric. Default: none. */
+    /** Time of the last commit that changed the app's source (RFC 3339 UTC), for the lead-time metric. Default: none. */
     commitTime?: string;
   };
+  /**
+   * Where the image came from when this stack did not build it, named in the image commit's message
+   * before the marker, e.g. `promoted from staging`. Default: none (built by this stack).
+   */
+  imageOrigin?: string;
+  /**
+   * Writes the image file (and `pushTree`) to the repository: GitHub's API or the local git server.
+   * Omit where nothing may write (a fork read anonymously): Argo CD then deploys the image the
+   * repository's own image.yaml names. Default: none.
+   */
+  writer?: GitRepositoryWriter;
+  /** Branch the image file is committed to. Default: `revision`. */
+  imageBranch?: string;
+  /**
+   * A working-tree directory pushed as `gitops/` before the image file, for a repository that Pulumi
+   * fills itself (the local git server starts empty). Needs `writer`. Default: none.
+   */
+  pushTree?: { sourceDir: string };
+  /**
+   * Values the platform hands every app chart (gitops/apps `appValues`), e.g. the app's ingress host and
+   * load balancer annotations: facts of the platform, not of git. Default: none.
+   */
+  appValues?: pulumi.Input<Record<string, unknown>>;
   /** Cluster facts for git-side charts, set as annotations on Argo CD's in-cluster cluster Secret. */
   clusterFacts?: Record<string, pulumi.Input<string>>;
   /** The stack's Kubernetes provider. */
@@ -66,12 +124,18 @@ export interface GitOpsArgs {
 
 /**
  * Registers the GitOps repository with Argo CD and hands the app to it: a read-only deploy key (GitHub
- * managed) or anonymous HTTPS, the repository and cluster secrets, an AppProject limited to that
- * repository and the app namespaces, the root Application (app-of-apps over gitops/apps), the image
- * reference committed to git and the GitHub webhook.
+ * managed) or anonymous HTTPS, the repository and cluster secrets, two AppProjects (the bootstrap
+ * project of the root Application: Applications in Argo CD's namespace only; the app project: the app
+ * namespaces and the app's kinds only) with `default` locked, the root Application (app-of-apps over
+ * gitops/apps), the image reference committed (through a {@link GitRepositoryWriter}) to the environment's
+ * deploy/<env> branch, the image pull
+ * secret where the registry needs one, and the GitHub webhook.
  */
 export class GitOps extends pulumi.ComponentResource {
+  /** The app project: app namespaces and the app's kinds only. */
   public readonly projectName: string;
+  /** The bootstrap project of the root Application: Applications in the Argo CD namespace only. */
+  public readonly bootstrapProjectName: string;
   public readonly rootApplicationName: string;
   /** Public half of the deploy key (GitHub managed only). */
   public readonly deployPublicKey?: pulumi.Output<string>;
@@ -84,6 +148,7 @@ export class GitOps extends pulumi.ComponentResource {
     const appNamespaces = args.appNamespaces ?? ["demo-app"];
     const k8sOpts = { parent: this, provider: args.provider, dependsOn: args.dependsOn };
     this.projectName = args.environment;
+    this.bootstrapProjectName = `${args.environment}-bootstrap`;
     this.rootApplicationName = `${args.environment}-apps`;
     this.imageFile = `gitops/envs/${args.environment}/image.yaml`;
 
@@ -113,7 +178,30 @@ export class GitOps extends pulumi.ComponentResource {
         },
         { parent: this, provider: args.provider },
       );
+      if (args.imagePullCredentials) {
+        const { registry, username, password } = args.imagePullCredentials;
+        new k8s.core.v1.Secret(
+          `${name}-image-pull-${ns}`,
+          {
+            metadata: { name: IMAGE_PULL_SECRET, namespace: appNamespace.metadata.name },
+            type: "kubernetes.io/dockerconfigjson",
+            stringData: {
+              ".dockerconfigjson": pulumi.secret(
+                pulumi.all([username, password]).apply(([user, token]) =>
+                  JSON.stringify({
+                    auths: {
+                      [registry]: { auth: Buffer.from(`${user}:${token}`).toString("base64") },
+                    },
+                  }),
+                ),
+              ),
+            },
+          },
+          { parent: this, provider: args.provider },
+        );
+      }
     }
+    const imagePullSecrets = args.imagePullCredentials ? [{ name: IMAGE_PULL_SECRET }] : [];
 
     let repositoryCredentials: Record<string, pulumi.Input<string>> = {};
     if (args.github) {
@@ -130,20 +218,6 @@ export class GitOps extends pulumi.ComponentResource {
       );
       this.deployPublicKey = key.publicKeyOpenssh;
       repositoryCredentials = { sshPrivateKey: pulumi.secret(key.privateKeyOpenssh) };
-
-      // The image reaches Argo CD through git: every deployed version is a commit, rollback is a revert.
-      new github.RepositoryFile(
-        `${name}-image-file`,
-        {
-          repository: args.github.repository,
-          branch: args.revision,
-          file: this.imageFile,
-          content: imageValuesFile(args.image),
-          commitMessage: pulumi.interpolate`deploy(${args.environment}): ${args.image.repository}:${args.image.tag}`,
-          overwriteOnCreate: true,
-        },
-        { parent: this },
-      );
 
       if (args.github.argocdPublicUrl && args.github.webhookSecret) {
         new github.RepositoryWebhook(
@@ -162,6 +236,43 @@ export class GitOps extends pulumi.ComponentResource {
           { parent: this },
         );
       }
+    }
+
+    // The image reaches Argo CD through git: every deployed version is a commit, rollback is a revert.
+    // On GitHub it goes to the environment's own branch (created from the tracked revision on first
+    // write), so a protected main never takes a bot commit; Argo CD reads it there as the $values source.
+    const imageBranchName = args.imageBranch ?? args.revision;
+    const commits: pulumi.Resource[] = [];
+    if (args.pushTree && !args.writer) throw new Error(`${name}: pushTree needs a writer`);
+    if (args.writer) {
+      if (args.pushTree) {
+        const keep = [`envs/${args.environment}/image.yaml`];
+        const digest = treeDigest(args.pushTree.sourceDir, keep).slice(0, 12);
+        commits.push(
+          args.writer.commit(
+            `${name}-gitops-tree`,
+            {
+              branch: args.revision,
+              message: `gitops: gitops/ from the working tree (${digest})`,
+              // The image file belongs to the commit below; the tree never resets it to the placeholder.
+              change: { tree: "gitops", sourceDir: args.pushTree.sourceDir, keep },
+            },
+            { parent: this },
+          ),
+        );
+      }
+      commits.push(
+        args.writer.commit(
+          `${name}-image-file`,
+          {
+            branch: imageBranchName,
+            createFrom: args.revision,
+            message: imageCommitMessage(args.environment, args.image, args.imageOrigin),
+            change: { file: this.imageFile, content: imageValuesFile(args.image, imagePullSecrets) },
+          },
+          { parent: this, dependsOn: commits.slice() },
+        ),
+      );
     }
 
     new k8s.core.v1.Secret(
@@ -201,7 +312,7 @@ export class GitOps extends pulumi.ComponentResource {
       k8sOpts,
     );
 
-    const project = new k8s.apiextensions.CustomResource(
+    const appProject = new k8s.apiextensions.CustomResource(
       `${name}-project`,
       {
         apiVersion: "argoproj.io/v1alpha1",
@@ -210,15 +321,40 @@ export class GitOps extends pulumi.ComponentResource {
         spec: {
           description: `Apps of the ${args.environment} environment, from ${args.repoUrl} only`,
           sourceRepos: [args.repoUrl],
-          destinations: [
-            ...appNamespaces.map((ns) => ({ server: IN_CLUSTER, namespace: ns })),
-            // The app-of-apps renders the child Applications into Argo CD's own namespace.
-            { server: IN_CLUSTER, namespace },
-          ],
-          clusterResourceWhitelist: [{ group: "", kind: "Namespace" }],
-          namespaceResourceWhitelist: [...APP_RESOURCE_KINDS, { group: "argoproj.io", kind: "Application" }],
+          // Never Argo CD's own namespace, and no cluster-scoped kind: the namespaces are Pulumi's.
+          destinations: appNamespaces.map((ns) => ({ server: IN_CLUSTER, namespace: ns })),
+          clusterResourceWhitelist: [],
+          namespaceResourceWhitelist: APP_RESOURCE_KINDS,
           orphanedResources: { warn: true },
         },
+      },
+      k8sOpts,
+    );
+    const bootstrapProject = new k8s.apiextensions.CustomResource(
+      `${name}-bootstrap-project`,
+      {
+        apiVersion: "argoproj.io/v1alpha1",
+        kind: "AppProject",
+        metadata: { name: this.bootstrapProjectName, namespace },
+        spec: {
+          description: `The root Application of ${args.environment}: Applications in ${namespace}, nothing else`,
+          sourceRepos: [args.repoUrl],
+          destinations: [{ server: IN_CLUSTER, namespace }],
+          clusterResourceWhitelist: [],
+          namespaceResourceWhitelist: [{ group: "argoproj.io", kind: "Application" }],
+        },
+      },
+      k8sOpts,
+    );
+    // Argo CD creates `default` allowing everything; an Application naming it could deploy anywhere.
+    // Pulumi takes the fields over (server-side apply, forced) and empties them.
+    new k8s.apiextensions.CustomResourcePatch(
+      `${name}-default-project`,
+      {
+        apiVersion: "argoproj.io/v1alpha1",
+        kind: "AppProject",
+        metadata: { name: "default", namespace, annotations: { "pulumi.com/patchForce": "true" } },
+        spec: LOCKED_PROJECT_SPEC,
       },
       k8sOpts,
     );
@@ -235,7 +371,7 @@ export class GitOps extends pulumi.ComponentResource {
           finalizers: ["resources-finalizer.argocd.argoproj.io"],
         },
         spec: {
-          project: this.projectName,
+          project: this.bootstrapProjectName,
           source: {
             repoURL: args.repoUrl,
             targetRevision: args.revision,
@@ -247,32 +383,59 @@ export class GitOps extends pulumi.ComponentResource {
                 targetRevision: args.revision,
                 project: this.projectName,
                 argocdNamespace: namespace,
-                // Without GitHub management nothing commits image.yaml: hand Argo CD the fresh image here.
-                ...(args.github ? {} : { imageOverride: args.image }),
+                ...(args.appValues ? { appValues: args.appValues } : {}),
+                // The image values come from the environment's branch when it is not the tracked one.
+                ...(imageBranchName !== args.revision ? { imageRevision: imageBranchName } : {}),
               },
             },
           },
           destination: { server: IN_CLUSTER, namespace },
           syncPolicy: {
             automated: { prune: true, selfHeal: true },
-            syncOptions: ["CreateNamespace=true", "ServerSideApply=true"],
+            // Argo CD's namespace exists (the bootstrap project may not create namespaces).
+            syncOptions: ["ServerSideApply=true"],
             retry: SYNC_RETRY,
           },
         },
       },
-      { ...k8sOpts, dependsOn: [project] },
+      // Argo CD first sees the repository once it holds the tree and the image file.
+      { ...k8sOpts, dependsOn: [appProject, bootstrapProject, ...commits] },
     );
 
-    this.registerOutputs({ projectName: this.projectName, rootApplicationName: this.rootApplicationName });
+    this.registerOutputs({
+      projectName: this.projectName,
+      bootstrapProjectName: this.bootstrapProjectName,
+      rootApplicationName: this.rootApplicationName,
+    });
   }
 }
 
-/** The image values file Argo CD layers over the env values: repository, tag and the pinning digest. */
-export function imageValuesFile(image: GitOpsArgs["image"]): pulumi.Output<string> {
-  return pulumi
-    .all([image.repository, image.tag, image.digest])
-    .apply(
-      ([repository, tag, digest]) =>
-        `# Written by Pulumi (gitops-platform) on every deploy; do not edit by hand.\n${stringify({ image: { repository, tag, digest, ...(image.commitTime ? { commitTime: image.commitTime } : {}) } })}`,
-    );
+/**
+ * The image values file Argo CD layers over the env values: repository, tag, the pinning digest and the
+ * source's commit time, and the pull secret where the registry needs one.
+ */
+export function imageValuesFile(
+  image: GitOpsArgs["image"],
+  imagePullSecrets: { name: string }[] = [],
+): pulumi.Output<string> {
+  return pulumi.all([image.repository, image.tag, image.digest]).apply(([repository, tag, digest]) => {
+    const values = {
+      image: { repository, tag, digest, ...(image.commitTime ? { commitTime: image.commitTime } : {}) },
+      ...(imagePullSecrets.length ? { imagePullSecrets } : {}),
+    };
+    return `# Written by Pulumi (gitops-platform) on every deploy; do not edit by hand.\n${stringify(values)}`;
+  });
+}
+
+/**
+ * The image commit's message: `deploy(<env>): <repository>:<tag>@<digest>`, then where the image came
+ * from when this stack did not build it (`promoted from staging`), the marker last.
+ */
+export function imageCommitMessage(
+  environment: string,
+  image: GitOpsArgs["image"],
+  origin?: string,
+): pulumi.Output<string> {
+  const note = origin ? ` ${origin}` : "";
+  return pulumi.interpolate`deploy(${environment}): ${image.repository}:${image.tag}@${image.digest}${note} ${IMAGE_COMMIT_MARKER}`;
 }

@@ -7,11 +7,14 @@ export interface AppImageArgs {
   context: string;
   /** Repository to push to, without tag: `localhost:5001/demo-app`, `ghcr.io/org/demo-app`, an ECR URL. */
   repository: pulumi.Input<string>;
-  /** Image tag, `{sha7}-{run}` (see imageTag). */
+  /** Image tag, the build context's content hash (see imageTag). */
   tag: string;
   /** Target platforms. Default: the builder's own platform (a local registry needs nothing more). */
   platforms?: dockerBuild.Platform[];
-  /** Registry credentials; omit for the unauthenticated local registry. Password must be a secret. */
+  /**
+   * Registry credentials; omit to push with the builder's own login (the local registry needs none; CI
+   * logs in to GHCR with the job's token). Password must be a secret.
+   */
   registry?: {
     address: pulumi.Input<string>;
     username: pulumi.Input<string>;

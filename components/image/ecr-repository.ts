@@ -12,14 +12,16 @@ export interface EcrRepositoryArgs {
   awsProvider: aws.Provider;
 }
 
-/** An ECR repository with scan-on-push, immutable tags and a lifecycle rule, plus push credentials. */
+/**
+ * An ECR repository with scan-on-push, immutable tags and a lifecycle rule. No push credentials: the
+ * builder logs in itself (deploy.yml with the job's role), so no registry token is kept in the state and
+ * no per-run token makes the image look changed (with immutable tags, a rebuild of the same content
+ * hash tag would be refused).
+ */
 export class EcrRepository extends pulumi.ComponentResource {
   public readonly repositoryUrl: pulumi.Output<string>;
-  public readonly registry: {
-    address: pulumi.Output<string>;
-    username: pulumi.Output<string>;
-    password: pulumi.Output<string>;
-  };
+  /** The registry host, `<account>.dkr.ecr.<region>.amazonaws.com`. */
+  public readonly registryAddress: pulumi.Output<string>;
 
   constructor(name: string, args: EcrRepositoryArgs, opts?: pulumi.ComponentResourceOptions) {
     super("gitops-platform:app:EcrRepository", name, {}, opts);
@@ -56,13 +58,8 @@ export class EcrRepository extends pulumi.ComponentResource {
       },
       awsOpts,
     );
-    const token = aws.ecr.getAuthorizationTokenOutput({ registryId: repository.registryId }, awsOpts);
     this.repositoryUrl = repository.repositoryUrl;
-    this.registry = {
-      address: repository.repositoryUrl.apply((url) => url.split("/")[0] as string),
-      username: token.userName,
-      password: pulumi.secret(token.password),
-    };
-    this.registerOutputs({ repositoryUrl: this.repositoryUrl });
+    this.registryAddress = repository.repositoryUrl.apply((url) => url.split("/")[0] as string);
+    this.registerOutputs({ repositoryUrl: this.repositoryUrl, registryAddress: this.registryAddress });
   }
 }

@@ -6,47 +6,37 @@ import * as path from "node:path";
 /** Paths under the build context that never affect the image. */
 const IGNORED = new Set(["node_modules", "dist", "test", ".git"]);
 
+/** Hex digits of the content hash in the tag. */
+const TAG_HASH_LENGTH = 12;
+
 /**
- * The image tag `{sha7}-{run}`: the commit and the CI run number (GitHub Actions' GITHUB_SHA and
- * GITHUB_RUN_NUMBER). Outside CI it falls back to the local commit and a content hash of the build
- * context, so a local edit yields a new tag without a commit.
+ * The image tag: the first 12 hex digits of the build context's content hash. The same source always
+ * gets the same tag (no commit id, no CI run number), so a deploy of an unchanged app builds nothing,
+ * pushes nothing and commits no new image file.
  */
-export function imageTag(context: string, env: NodeJS.ProcessEnv = process.env): string {
-  const sha = env.GITHUB_SHA ?? gitHead(context);
-  const run = env.GITHUB_RUN_NUMBER ?? contentHash(context).slice(0, 8);
-  if (!/^[0-9a-f]{7,40}$/.test(sha)) throw new Error(`GITHUB_SHA must be a git commit id (got "${sha}")`);
-  if (!/^[0-9a-z]+$/.test(run)) throw new Error(`GITHUB_RUN_NUMBER must be a number (got "${run}")`);
-  return `${sha.slice(0, 7)}-${run}`;
+export function imageTag(context: string): string {
+  return contentHash(context).slice(0, TAG_HASH_LENGTH);
 }
 
 /**
- * The time of the commit the image is built from (GITHUB_SHA, else HEAD) as RFC 3339 UTC, for the app's
- * lead-time metric; undefined outside a git checkout.
+ * The time of the last commit that changed the build context (up to GITHUB_SHA, else HEAD; the paths the
+ * content hash ignores left out) as RFC 3339 UTC, for the app's lead-time metric. Like the tag it stays
+ * the same while the app's source does, so an unchanged app commits no new image file. Undefined outside
+ * a git checkout.
  */
 export function commitTime(context: string, env: NodeJS.ProcessEnv = process.env): string | undefined {
+  const excluded = [...IGNORED].map((name) => `:(exclude,glob)**/${name}/**`);
   try {
-    const seconds = execFileSync("git", ["show", "-s", "--format=%ct", env.GITHUB_SHA ?? "HEAD"], {
-      cwd: context,
-      encoding: "utf8",
-      stdio: ["ignore", "pipe", "ignore"],
-    }).trim();
+    const seconds = execFileSync(
+      "git",
+      ["log", "-1", "--format=%ct", env.GITHUB_SHA ?? "HEAD", "--", ".", ...excluded],
+      { cwd: context, encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] },
+    ).trim();
     return /^\d+$/.test(seconds)
       ? new Date(Number(seconds) * 1000).toISOString().replace(/\.000Z$/, "Z")
       : undefined;
   } catch {
     return undefined;
-  }
-}
-
-function gitHead(dir: string): string {
-  try {
-    return execFileSync("git", ["rev-parse", "HEAD"], {
-      cwd: dir,
-      encoding: "utf8",
-      stdio: ["ignore", "pipe", "ignore"],
-    }).trim();
-  } catch {
-    return "0000000"; // not a git checkout: the content hash alone tells builds apart
   }
 }
 

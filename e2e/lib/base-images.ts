@@ -20,10 +20,14 @@ import { aptInstall, ensureCommands } from "./provision";
 
 /** Bump when a recipe below changes, so the cached images are rebuilt. */
 const MINBASE_RECIPE = "1";
-const NODE_RECIPE = "1";
+const NODE_RECIPE = "2";
+/** Libraries of glibc itself, which the minbase image already has. */
+const GLIBC = /^(ld-linux.*|libc|libm|libdl|libpthread|librt|libresolv)\.so/;
 const LABEL = "io.gitops-platform.e2e.recipe";
 
 export interface BaseImages {
+  /** The Debian minbase image (apt-get works in it: the git server's Dockerfile builds on it). */
+  minbase: string;
   build: string;
   runtime: string;
   nodeVersion: string;
@@ -175,6 +179,13 @@ async function buildNodeBuildImage(
     fs.mkdirSync(path.join(root, "usr/local/lib/node_modules"), { recursive: true });
     fs.mkdirSync(path.join(root, "usr/local/etc"), { recursive: true });
     fs.copyFileSync(node.binary, path.join(root, "usr/local/bin/node"));
+    // minbase has glibc (the host's own release); other libraries node links (libatomic) come from the host.
+    // /lib is a link to /usr/lib in merged-/usr images: a real /lib directory in the layer would replace it.
+    for (const lib of node.libraries.filter((l) => !GLIBC.test(path.basename(l)))) {
+      const dest = path.join(root, lib.replace(/^\/lib(64)?\//, "/usr/lib$1/"));
+      fs.mkdirSync(path.dirname(dest), { recursive: true });
+      fs.copyFileSync(fs.realpathSync(lib), dest);
+    }
     await run("cp", ["-a", node.npmDir, path.join(root, "usr/local/lib/node_modules/npm")]);
     fs.symlinkSync("../lib/node_modules/npm/bin/npm-cli.js", path.join(root, "usr/local/bin/npm"));
     fs.symlinkSync("../lib/node_modules/npm/bin/npx-cli.js", path.join(root, "usr/local/bin/npx"));
@@ -311,5 +322,5 @@ export async function ensureBaseImages(workDir: string): Promise<BaseImages> {
   const runtimeSizeBytes = Number(
     await run("docker", ["image", "inspect", "--format", "{{.Size}}", runtime]),
   );
-  return { build, runtime, nodeVersion: node.version, built, runtimeSizeBytes };
+  return { minbase, build, runtime, nodeVersion: node.version, built, runtimeSizeBytes };
 }

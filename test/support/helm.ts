@@ -27,30 +27,41 @@ export interface HelmBinary {
   source: "HELM_BIN" | "PATH" | "layer.zip (unzip)" | "layer.zip (node)" | "layer.zip (cached)";
 }
 
-let resolved: { binary?: HelmBinary; error?: Error } | undefined;
+/**
+ * A tool located once per process: `get()` returns it or throws the reason it is missing (the same
+ * reason every time), `unavailableReason()` returns that reason or undefined.
+ */
+export function locateOnce<T>(locate: () => T): { get(): T; unavailableReason(): string | undefined } {
+  let resolved: { tool?: T; error?: Error } | undefined;
+  const get = (): T => {
+    if (!resolved) {
+      try {
+        resolved = { tool: locate() };
+      } catch (err) {
+        resolved = { error: err instanceof Error ? err : new Error(String(err)) };
+      }
+    }
+    if (resolved.error) throw resolved.error;
+    return resolved.tool as T;
+  };
+  const unavailableReason = () => {
+    try {
+      get();
+      return undefined;
+    } catch (err) {
+      return (err as Error).message;
+    }
+  };
+  return { get, unavailableReason };
+}
+
+const helmTool = locateOnce(() => locateHelm());
 
 /** The helm binary, located or extracted on first use; throws with the reason when there is none. */
-export function helmBinary(): HelmBinary {
-  if (!resolved) {
-    try {
-      resolved = { binary: locateHelm() };
-    } catch (err) {
-      resolved = { error: err instanceof Error ? err : new Error(String(err)) };
-    }
-  }
-  if (resolved.error) throw resolved.error;
-  return resolved.binary!;
-}
+export const helmBinary = (): HelmBinary => helmTool.get();
 
 /** Why helm is unavailable, or undefined when it is available. */
-export function helmUnavailableReason(): string | undefined {
-  try {
-    helmBinary();
-    return undefined;
-  } catch (err) {
-    return (err as Error).message;
-  }
-}
+export const helmUnavailableReason = (): string | undefined => helmTool.unavailableReason();
 
 /** Runs helm synchronously; never throws on a non-zero exit (the caller asserts on status/stderr). */
 export function helm(args: string[], options: { cwd?: string } = {}): HelmResult {

@@ -6,7 +6,8 @@ import * as ts from "typescript";
  * the way the API server with strict field validation (kubectl's default) would judge them:
  *
  * 1. the JSON schema of the kind (types, required fields, enums, formats) through the `validate()` of the
- *    `kubernetes-models` model classes (CRDs: `@kubernetes-models/argo-cd`, `.../prometheus-operator`);
+ *    `kubernetes-models` model classes (CRDs: `@kubernetes-models/argo-cd`, `.../prometheus-operator`,
+ *    `.../argo-rollouts`, `.../external-secrets`);
  * 2. unknown fields, which those schemas let through, found by walking the object against the models'
  *    TypeScript declarations (generated from the same OpenAPI documents) with the TypeScript checker.
  *
@@ -26,6 +27,9 @@ export const SCHEMA_PACKAGES = {
   "kubernetes-models": "5.1.0",
   "@kubernetes-models/argo-cd": "4.0.0",
   "@kubernetes-models/prometheus-operator": "6.0.0",
+  // Generated from Argo Rollouts v1.9.0 (its go.mod), the version the pinned argo-rollouts chart installs.
+  "@kubernetes-models/argo-rollouts": "2.0.0",
+  "@kubernetes-models/external-secrets": "2.0.0",
 } as const;
 
 /** `apiVersion/kind` → module of its model (the module exports class `<Kind>` and interface `I<Kind>`). */
@@ -56,6 +60,11 @@ const MODELS: Readonly<Record<string, string>> = {
   "argoproj.io/v1alpha1/AppProject": "@kubernetes-models/argo-cd/argoproj.io/v1alpha1/AppProject",
   "argoproj.io/v1alpha1/Application": "@kubernetes-models/argo-cd/argoproj.io/v1alpha1/Application",
   "argoproj.io/v1alpha1/ApplicationSet": "@kubernetes-models/argo-cd/argoproj.io/v1alpha1/ApplicationSet",
+  "argoproj.io/v1alpha1/Rollout": "@kubernetes-models/argo-rollouts/argoproj.io/v1alpha1/Rollout",
+  "argoproj.io/v1alpha1/AnalysisTemplate":
+    "@kubernetes-models/argo-rollouts/argoproj.io/v1alpha1/AnalysisTemplate",
+  "external-secrets.io/v1/ExternalSecret":
+    "@kubernetes-models/external-secrets/external-secrets.io/v1/ExternalSecret",
 };
 
 /** The `apiVersion/kind` pairs this module can validate. */

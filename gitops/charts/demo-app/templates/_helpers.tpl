@@ -126,3 +126,38 @@ Checks across values that a JSON schema cannot express; included by the Deployme
 {{- fail (printf "service.nodePort is set but service.type is %s; set service.type=NodePort or drop nodePort" .Values.service.type) }}
 {{- end }}
 {{- end }}
+
+{{/*
+"true" when a canary Rollout splits traffic on the ALB: only where the Ingress exists. Otherwise the
+canary's share of traffic is its share of the replicas behind the one Service.
+*/}}
+{{- define "demo-app.albTrafficRouting" -}}
+{{- if and .Values.rollout.enabled (eq .Values.rollout.strategy "canary") .Values.ingress.enabled }}true{{ end }}
+{{- end }}
+
+{{/*
+Arguments of the AnalysisTemplate: where the metrics are and which revision is judged (the new one).
+*/}}
+{{- define "demo-app.analysisArgs" -}}
+- name: namespace
+  value: {{ .Release.Namespace }}
+- name: service
+  value: {{ include "demo-app.fullname" . }}{{ if eq .Values.rollout.strategy "blueGreen" }}-preview{{ end }}
+- name: revision
+  valueFrom:
+    podTemplateHashValue: Latest
+{{- end }}
+
+{{/*
+Label of the Services a Rollout steers (value: stable, canary or preview).
+*/}}
+{{- define "demo-app.rolloutServiceLabel" -}}
+gitops-platform/rollout-service
+{{- end }}
+
+{{/*
+Name of the Secret the ExternalSecret writes (and the Deployment reads API_TOKEN from).
+*/}}
+{{- define "demo-app.secretName" -}}
+{{- printf "%s-secrets" (include "demo-app.fullname" .) | trunc 63 | trimSuffix "-" }}
+{{- end }}
