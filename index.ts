@@ -11,9 +11,14 @@ import { loadPlatformConfig, loadSecretConfig } from "./components/config";
 import { createGitHubResources } from "./components/github/github-wiring";
 import { createGitWriter } from "./components/gitops/git-wiring";
 import { GitOps } from "./components/gitops/gitops";
+import { APP_DIR } from "./components/image/image-registry";
+import { commitTime } from "./components/image/image-tag";
 import { createStackImage } from "./components/image/promotion";
 import { Monitoring } from "./components/addons/monitoring";
 import { createPlatformAddons } from "./components/addons/platform-addons";
+import { platformRuleGroups } from "./components/addons/alert-rules";
+import { createLogs, LOG_LINES_METRIC } from "./components/addons/logs";
+import { createTraces } from "./components/addons/traces";
 
 /**
  * gitops-platform: one program from laptop to production.
@@ -26,8 +31,8 @@ import { createPlatformAddons } from "./components/addons/platform-addons";
  *   5. platform   EKS: certificate, load balancer controller, external-dns, WAF, metrics-server, Cluster
  *                 Autoscaler, gp3 (components/addons/eks-addons.ts); kind: NodePorts
  *   6. add-ons    in parallel once the cluster is up: Monitoring (kube-prometheus-stack + Grafana),
- *                 Argo CD (+ its webhook Ingress on EKS), Argo Rollouts and Backup (Velero); only their
- *                 ServiceMonitors wait for the Prometheus CRDs
+ *                 Argo CD (+ its webhook Ingress on EKS), Argo Rollouts, Backup (Velero), Logs (Loki +
+ *                 Alloy) and Traces (Tempo); only their ServiceMonitors wait for the Prometheus CRDs
  *   7. GitOps     repository, bootstrap and app projects (default locked), root Application; the image
  *                 reference committed to git (deploy/<env> on GitHub, or the local git server next to
  *                 kind that Pulumi pushes gitops/ to), its pull secret where the registry needs one
@@ -51,9 +56,20 @@ export = async () => {
   });
   const addonOptions = { provider: cluster.provider, dependsOn: clusterReady };
   const withIngress = [...clusterReady, ...platform.ready.ingress];
+  // Volumes wait for the stack's storage class (gp3 on EKS).
+  const withStorage = [...clusterReady, ...platform.ready.storage];
   const monitoring = new Monitoring(`${config.cluster.name}-monitoring`, {
     ...addonOptions,
     dependsOn: [...withIngress, ...platform.ready.storage],
+    dashboardConstants: {
+      slo_availability: String(config.slo.availability),
+      slo_latency_ratio: String(config.slo.latency.ratio),
+    },
+    alertRules: platformRuleGroups({
+      slo: config.slo,
+      appNamespaces: config.gitops.appNamespaces,
+      logLinesMetric: LOG_LINES_METRIC,
+    }),
     chartVersions: { kubePrometheusStack: config.charts.kubePrometheusStack, grafana: config.charts.grafana },
     retention: config.addons.prometheus.retention,
     storageGiB: config.addons.prometheus.storageGiB,
@@ -109,6 +125,20 @@ export = async () => {
     monitoringCrds: monitoring.prometheusStack,
   });
 
+  const logs = await createLogs(config, cluster, {
+    ...addonOptions,
+    dependsOn: withStorage,
+    storageClass: platform.storageClass,
+    grafanaNamespace: monitoring.namespace,
+    monitoringCrds: monitoring.prometheusStack,
+  });
+  const traces = await createTraces(config, cluster, {
+    ...addonOptions,
+    dependsOn: withStorage,
+    storageClass: platform.storageClass,
+    grafanaNamespace: monitoring.namespace,
+  });
+
   const externalSecrets = await createExternalSecrets(config, cluster, {
     ...addonOptions,
     monitoringCrds: monitoring.prometheusStack,
@@ -148,7 +178,13 @@ export = async () => {
             webhookSecret: argocd.webhookSecret,
           }
         : undefined,
-      image: { repository: appImage.repository, tag: appImage.tag, digest: appImage.digest },
+      image: {
+        repository: appImage.repository,
+        tag: appImage.tag,
+        digest: appImage.digest,
+        // A rollback pin runs an older image than this checkout's source: its commit time is unknown here.
+        commitTime: config.appImage.pin ? undefined : commitTime(APP_DIR),
+      },
       imageOrigin: appImage.origin,
       ...git,
       appValues: platform.appValues,
@@ -201,6 +237,10 @@ export = async () => {
     grafanaAdminPassword: monitoring.grafanaAdminPassword,
     prometheusUrl: monitoring.prometheusUrl,
     backupBucket: backup.bucket,
+    lokiUrl: logs.lokiUrl,
+    logsBucket: logs.bucket,
+    tempoOtlpUrl: traces.otlpHttpUrl,
+    tracesBucket: traces.bucket,
     secretStore: externalSecrets.storeName,
     admissionPolicies: admission.policyNames,
     ...(signatures ? { imageSignaturePolicy: signatures.policyName } : {}),

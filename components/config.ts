@@ -32,6 +32,8 @@ const S3_BUCKET = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
 const ADMINISTRATOR_ACCESS = /:policy\/AdministratorAccess$/;
 const OPEN_CIDR = "0.0.0.0/0";
 const PROMETHEUS_DURATION = /^[1-9]\d*[hdwy]$/;
+/** Bucket boundaries (ms) of the app's request duration histogram (app/src/metrics.ts): latency SLO thresholds. */
+export const APP_LATENCY_BUCKETS_MS = [5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000] as const;
 /** Keys of earlier versions and their successors, named in the error when a stack file still sets them. */
 const RENAMED_KEYS: Record<string, string> = { minioPort: "s3Port", minioImage: "s3Image" };
 /** A DNS name of at least two labels, lowercase, no trailing dot (e.g. staging.example.com). */
@@ -63,6 +65,24 @@ const list = <T extends z.ZodType>(item: T) =>
       }
     },
     z.array(item, { error: "expected a list" }),
+  );
+
+/** A decimal number in a string (Pulumi has no number type), within [min, max]. */
+const decimal = (min: number, max: number, what: string) =>
+  z
+    .string()
+    .regex(/^\d+(\.\d+)?$/, {
+      error: `must be ${what} from ${min} to ${max}, as a decimal number`,
+      abort: true,
+    })
+    .refine((v) => Number(v) >= min && Number(v) <= max, { error: `must be ${what} from ${min} to ${max}` })
+    .transform(Number);
+const days = (max: number) =>
+  integer().pipe(
+    z
+      .number()
+      .min(1, { error: `must be 1-${max} days` })
+      .max(max, { error: `must be 1-${max} days` }),
   );
 
 const chartVersion = (chart: string) =>
@@ -209,6 +229,9 @@ export const rawConfigSchema = z.strictObject({
   kubePrometheusStackChartVersion: chartVersion("kube-prometheus-stack"),
   grafanaChartVersion: chartVersion("grafana"),
   veleroChartVersion: chartVersion("velero"),
+  lokiChartVersion: chartVersion("loki"),
+  alloyChartVersion: chartVersion("alloy"),
+  tempoChartVersion: chartVersion("tempo"),
   argoRolloutsChartVersion: chartVersion("argo-rollouts"),
   awsLoadBalancerControllerChartVersion: chartVersion("aws-load-balancer-controller"),
   externalDnsChartVersion: chartVersion("external-dns"),
@@ -231,6 +254,15 @@ export const rawConfigSchema = z.strictObject({
   backupRetentionDays: integer().pipe(
     z.number().min(1, { error: "must be 1-365 days" }).max(365, { error: "must be 1-365 days" }),
   ),
+
+  logRetentionDays: days(365),
+  traceRetentionDays: days(90),
+  sloAvailabilityPercent: decimal(90, 99.999, "a percentage"),
+  sloLatencyThresholdMs: integer().refine((v) => (APP_LATENCY_BUCKETS_MS as readonly number[]).includes(v), {
+    error: `must be a bucket of the app's duration histogram: ${APP_LATENCY_BUCKETS_MS.join(", ")} (ms)`,
+  }),
+  sloLatencyPercent: decimal(50, 99.99, "a percentage"),
+  sloErrorRatePercent: decimal(0.01, 50, "a percentage"),
 });
 
 export type RawConfig = z.infer<typeof rawConfigSchema>;
@@ -369,6 +401,9 @@ export interface PlatformConfig {
     readonly kubePrometheusStack: string;
     readonly grafana: string;
     readonly velero: string;
+    readonly loki: string;
+    readonly alloy: string;
+    readonly tempo: string;
     readonly argoRollouts: string;
     readonly awsLoadBalancerController: string;
     readonly externalDns: string;
@@ -390,7 +425,21 @@ export interface PlatformConfig {
     };
     readonly prometheus: { readonly retention: string; readonly storageGiB: number };
     readonly backup: { readonly schedule: string; readonly retentionDays: number };
+    readonly logs: { readonly retentionDays: number };
+    readonly traces: { readonly retentionDays: number };
   };
+  /** The demo app's service level objectives (ratios, not percentages). */
+  readonly slo: SloTargets;
+}
+
+/** Service level objectives of the demo app. */
+export interface SloTargets {
+  /** Share of requests answered without a 5xx, e.g. 0.999. */
+  readonly availability: number;
+  /** Latency: `ratio` of requests faster than `thresholdSeconds`, e.g. 95 % under 0.5 s. */
+  readonly latency: { readonly thresholdSeconds: number; readonly ratio: number };
+  /** Highest acceptable 5xx ratio, e.g. 0.01. */
+  readonly maxErrorRatio: number;
 }
 
 /** A configuration error: lists every offending key, its value and what is allowed. */
@@ -764,6 +813,9 @@ function toPlatformConfig(c: RawConfig, context: ConfigContext): PlatformConfig 
       kubePrometheusStack: c.kubePrometheusStackChartVersion,
       grafana: c.grafanaChartVersion,
       velero: c.veleroChartVersion,
+      loki: c.lokiChartVersion,
+      alloy: c.alloyChartVersion,
+      tempo: c.tempoChartVersion,
       argoRollouts: c.argoRolloutsChartVersion,
       awsLoadBalancerController: c.awsLoadBalancerControllerChartVersion,
       externalDns: c.externalDnsChartVersion,
@@ -789,6 +841,16 @@ function toPlatformConfig(c: RawConfig, context: ConfigContext): PlatformConfig 
         : {}),
       prometheus: { retention: c.prometheusRetention, storageGiB: c.prometheusStorageGiB },
       backup: { schedule: c.backupSchedule, retentionDays: c.backupRetentionDays },
+      logs: { retentionDays: c.logRetentionDays },
+      traces: { retentionDays: c.traceRetentionDays },
+    },
+    slo: {
+      availability: Number((c.sloAvailabilityPercent / 100).toPrecision(12)),
+      latency: {
+        thresholdSeconds: c.sloLatencyThresholdMs / 1000,
+        ratio: Number((c.sloLatencyPercent / 100).toPrecision(12)),
+      },
+      maxErrorRatio: Number((c.sloErrorRatePercent / 100).toPrecision(12)),
     },
   };
 }

@@ -140,6 +140,29 @@ describe("access: what the deploy role can and cannot do", () => {
     );
   });
 
+  for (const stack of EKS_STACKS) {
+    it(`${stack}: covers every bucket and IRSA storage role the plan creates (Velero, Loki, Tempo)`, () => {
+      const scope = { ...SCOPE, clusterName: `gitops-${stack}` };
+      const mayDo = (action: string, resource: string) =>
+        allowed(action, resource, deployPolicyDocument(scope), deployBoundaryDocument(scope));
+      const prefixes = find(stack, "aws:s3/bucket:Bucket").map((b) => String(b.inputs.bucketPrefix));
+      for (const store of ["velero", "loki", "tempo"]) {
+        assert.ok(prefixes.includes(`gitops-${stack}-${store}-`), `${stack}: a ${store} bucket`);
+      }
+      for (const prefix of prefixes) {
+        for (const action of ["s3:CreateBucket", "s3:PutBucketPolicy", "s3:PutLifecycleConfiguration"]) {
+          assert.ok(mayDo(action, `arn:aws:s3:::${prefix}1a2b`), `may ${action} on ${prefix}*`);
+        }
+      }
+      for (const store of ["backup", "logs", "traces"]) {
+        const role = only(stack, "aws:iam/role:Role", `-${store}-storage-role`);
+        for (const action of ["iam:CreateRole", "iam:PutRolePolicy", "iam:UpdateRoleDescription"]) {
+          assert.ok(mayDo(action, `${IAM}:role/${role.name}-1a2b3c`), `may ${action} on ${role.name}`);
+        }
+      }
+    });
+  }
+
   it("the preview role reads and takes the state lock, and writes nothing else", () => {
     const preview = previewPolicyDocument(SCOPE);
     assert.ok(

@@ -11,7 +11,7 @@ import {
   type Evaluation,
 } from "../automation/evaluate";
 import { parse } from "yaml";
-import { ALERT_RULE_GROUPS } from "../components/addons/alert-rules";
+import { ALERT_RULE_GROUPS, type AlertRule } from "../components/addons/alert-rules";
 import { ARGOCD_CHART } from "../components/addons/argocd";
 import { ARGO_ROLLOUTS_CHART } from "../components/addons/argo-rollouts";
 import { VELERO_AWS_PLUGIN_IMAGE, VELERO_CHART } from "../components/addons/backup";
@@ -28,6 +28,8 @@ import { APP_NAMESPACE_LABEL } from "../policy/rules";
 import { CONFIG_NAMESPACE, ConfigError, parsePlatformConfig } from "../components/config";
 import { pinnedRelease } from "../components/addons/helm-release";
 import { dashboardFiles, GRAFANA_CHART, KUBE_PROMETHEUS_STACK_CHART } from "../components/addons/monitoring";
+import { ALLOY_CHART, LOG_LINES_METRIC, LOKI_CHART } from "../components/addons/logs";
+import { TEMPO_CHART } from "../components/addons/traces";
 import { AWS_LOAD_BALANCER_CONTROLLER_CHART } from "../components/addons/aws-load-balancer-controller";
 import { CLUSTER_AUTOSCALER_CHART } from "../components/addons/cluster-autoscaler";
 import { EXTERNAL_DNS_CHART } from "../components/addons/external-dns";
@@ -61,6 +63,8 @@ const argocd = (stack: Stack) => release(stack, "-argocd-release").inputs.values
 const kps = (stack: Stack) => release(stack, "-monitoring-kube-prometheus-stack").inputs.values as Obj;
 const grafana = (stack: Stack) => release(stack, "-monitoring-grafana").inputs.values as Obj;
 const velero = (stack: Stack) => release(stack, "-backup-release").inputs.values as Obj;
+const lokiValuesOf = (stack: Stack) => release(stack, "-logs-loki").inputs.values as Obj;
+const tempoValuesOf = (stack: Stack) => release(stack, "-traces-release").inputs.values as Obj;
 
 const RELEASES = [
   {
@@ -90,6 +94,27 @@ const RELEASES = [
     source: VELERO_CHART,
     versionKey: "veleroChartVersion",
     namespace: "velero",
+  },
+  {
+    suffix: "-logs-loki",
+    releaseName: "loki",
+    source: LOKI_CHART,
+    versionKey: "lokiChartVersion",
+    namespace: "loki",
+  },
+  {
+    suffix: "-logs-alloy",
+    releaseName: "alloy",
+    source: ALLOY_CHART,
+    versionKey: "alloyChartVersion",
+    namespace: "alloy",
+  },
+  {
+    suffix: "-traces-release",
+    releaseName: "tempo",
+    source: TEMPO_CHART,
+    versionKey: "tempoChartVersion",
+    namespace: "tempo",
   },
   {
     suffix: "-argo-rollouts-release",
@@ -156,7 +181,7 @@ describe("add-ons: pinned Helm releases", () => {
   it("pins the charts in Pulumi.yaml to exact, verified versions", () => {
     assert.deepEqual(
       RELEASES.map((r) => pinned(r.versionKey)),
-      ["10.1.1", "88.5.3", "12.11.1", "12.1.0", "2.41.0", "2.9.0", "0.10.6"],
+      ["10.1.1", "88.5.3", "12.11.1", "12.1.0", "18.11.0", "1.11.1", "2.2.4", "2.41.0", "2.9.0", "0.10.6"],
     );
     assert.deepEqual(
       EKS_RELEASES.map((r) => pinned(r.versionKey)),
@@ -184,10 +209,14 @@ describe("add-ons: pinned Helm releases", () => {
     });
 
     it(`${stack}: namespaces carry Pod Security labels fitting their add-on`, () => {
+      // alloy: its DaemonSet mounts the node's /var/log (hostPath), which baseline forbids.
       const expected = {
         argocd: "baseline",
         monitoring: "privileged",
         velero: "baseline",
+        loki: "baseline",
+        alloy: "privileged",
+        tempo: "baseline",
         "argo-rollouts": "restricted",
       };
       for (const [ns, level] of Object.entries(expected)) {
@@ -236,6 +265,9 @@ describe("add-ons: pinned Helm releases", () => {
         "kube-prometheus-stack": lbc,
         grafana: lbc,
         velero: ["kube-prometheus-stack"],
+        loki: [],
+        alloy: ["kube-prometheus-stack"],
+        tempo: [],
         ...(stack === "dev"
           ? {}
           : {
@@ -614,6 +646,8 @@ export function metricNames(expr: string): string[] {
 
 /** The app's own series (app/src/metrics.ts) and prom-client's default process and Node.js metrics. */
 const APP_METRICS = [
+  "app_build_info",
+  "app_commit_timestamp_seconds",
   "http_requests_total",
   "http_request_duration_seconds_bucket",
   "http_request_duration_seconds_sum",
@@ -628,7 +662,10 @@ function dashboardQueries(dashboard: Obj): string[] {
   const panels = dashboard.panels as Obj[];
   const templating = (dashboard.templating.list as Obj[]).filter((v) => v.type === "query");
   return [
-    ...panels.flatMap((p) => (p.targets as Obj[]).map((t) => String(t.expr))),
+    // PromQL only: rows have no queries, the logs panel's is LogQL.
+    ...panels
+      .filter((p) => p.datasource?.type === "prometheus")
+      .flatMap((p) => (p.targets as Obj[]).map((t) => String(t.expr))),
     // label_values(metric, label): only the metric is one.
     ...templating.map((v) => String(v.query.query).replace(/^label_values\(\s*([\w:]+)\s*,.*\)$/, "$1")),
   ];
@@ -646,7 +683,7 @@ describe("add-ons: dashboards", () => {
     );
   });
 
-  it("every dashboard file is valid JSON for the Prometheus datasource, with unique ids", () => {
+  it("every dashboard file is valid JSON for the Prometheus (logs: Loki) datasource, with unique ids", () => {
     const files = dashboardFiles().map((f) => path.basename(f));
     assert.deepEqual(files, ["argo-rollouts.json", "argocd.json", "demo-app.json"]);
     const uids = new Set<string>();
@@ -657,18 +694,31 @@ describe("add-ons: dashboards", () => {
       const ids = (d.panels as Obj[]).map((p) => p.id);
       assert.equal(new Set(ids).size, ids.length, `${file}: unique panel ids`);
       for (const p of d.panels as Obj[]) {
+        if (p.type === "row") continue;
         assert.ok((p.targets as Obj[]).length > 0, `${file}: ${p.title} has a query`);
-        assert.deepEqual(p.datasource, { type: "prometheus", uid: "${datasource}" });
+        assert.deepEqual(
+          p.datasource,
+          p.type === "logs" ? { type: "loki", uid: "loki" } : { type: "prometheus", uid: "${datasource}" },
+        );
       }
     }
   });
 
-  it("the demo app dashboard queries only what the app and kube-state-metrics export", () => {
+  it("the demo app dashboard queries only what the app, kube-state-metrics, Argo CD, Alloy and the SLO rules export", () => {
     const d = readDashboard("demo-app.json");
+    const recordedSlis = (kps("dev").additionalPrometheusRulesMap["gitops-platform"].groups as Obj[])
+      .flatMap((g) => g.rules as Obj[])
+      .filter((r) => r.record)
+      .map((r) => r.record as string);
     const queries = dashboardQueries(d);
     for (const name of queries.flatMap(metricNames)) {
       assert.ok(
-        APP_METRICS.includes(name) || PROM_CLIENT_DEFAULTS.test(name) || KUBE_STATE_METRICS.includes(name),
+        APP_METRICS.includes(name) ||
+          PROM_CLIENT_DEFAULTS.test(name) ||
+          KUBE_STATE_METRICS.includes(name) ||
+          ARGOCD_METRICS.includes(name) ||
+          name === LOG_LINES_METRIC ||
+          recordedSlis.includes(name),
         `demo-app.json queries unknown metric ${name}`,
       );
     }
@@ -681,6 +731,59 @@ describe("add-ons: dashboards", () => {
     assert.match(panel(/^Error rate/), /status_code=~"5\.\."[^/]*\/\s*sum\(rate\(http_requests_total/);
     assert.match(panel(/^p95 latency/), /histogram_quantile\(0\.95, .*http_request_duration_seconds_bucket/);
     assert.match(panel(/^Pods ready/), /kube_pod_status_ready\{.*condition="true"/);
+  });
+
+  it("the demo app dashboard has a logs panel, an SLO row and a deploy row; SLO objectives come from config", () => {
+    const d = readDashboard("demo-app.json");
+    const rows = (d.panels as Obj[]).filter((p) => p.type === "row").map((p) => p.title);
+    assert.deepEqual(rows, ["SLOs", "Deploys"]);
+    const logs = (d.panels as Obj[]).find((p) => p.type === "logs")!;
+    assert.match(logs.targets[0].expr, /^\{namespace="\$namespace", container="demo-app"\}$/);
+    const exprs = dashboardQueries(d).join("\n");
+    assert.match(
+      exprs,
+      /demo_app:sli_errors:ratio_rate1h\{namespace="\$namespace"\} \/ \(1 - \$slo_availability\)/,
+    );
+    assert.match(exprs, /increase\(argocd_app_sync_total\{phase=~"Error\|Failed"\}\[24h\]\)/);
+    assert.match(
+      exprs,
+      /process_start_time_seconds\{[^}]*\} - on \(namespace, pod\) app_commit_timestamp_seconds/,
+    );
+    assert.match(exprs, /app_build_info\{env="prod"\}/);
+    assert.match(exprs, /app_build_info\{env!="prod"\}/);
+    const configMap = all("dev", "kubernetes:core/v1:ConfigMap").find(
+      (c) => c.inputs.metadata.name === "dashboard-demo-app",
+    )!;
+    const constants = Object.fromEntries(
+      (JSON.parse(configMap.inputs.data["demo-app.json"]).templating.list as Obj[])
+        .filter((v) => v.type === "constant")
+        .map((v) => [v.name, v.query]),
+    );
+    assert.deepEqual(constants, { slo_availability: "0.999", slo_latency_ratio: "0.95" });
+  });
+
+  it("Grafana gets Loki and Tempo datasources, linked both ways", () => {
+    const datasource = (uid: string) => {
+      const cm = all("staging", "kubernetes:core/v1:ConfigMap").find(
+        (c) => c.inputs.metadata.name === `datasource-${uid}`,
+      )!;
+      assert.equal(cm.inputs.metadata.namespace, "monitoring");
+      assert.equal(cm.inputs.metadata.labels.grafana_datasource, "1");
+      return JSON.parse(cm.inputs.data[`${uid}.yaml`]).datasources[0] as Obj;
+    };
+    const loki = datasource("loki");
+    assert.equal(loki.url, "http://loki.loki.svc:3100");
+    assert.deepEqual(loki.jsonData.derivedFields[0], {
+      name: "TraceID",
+      matcherRegex: '"trace_id":"([0-9a-f]{32})"',
+      datasourceUid: "tempo",
+      url: "$${__value.raw}",
+      urlDisplayLabel: "View trace",
+    });
+    const tempo = datasource("tempo");
+    assert.equal(tempo.url, "http://tempo.tempo.svc:3200");
+    assert.equal(tempo.jsonData.tracesToLogsV2.datasourceUid, "loki");
+    assert.equal(tempo.jsonData.tracesToLogsV2.filterByTraceID, true);
   });
 
   it("the Argo CD dashboard shows applications by sync and by health status", () => {
@@ -736,17 +839,29 @@ describe("add-ons: alert rules", () => {
     );
 
   for (const stack of STACKS) {
-    it(`${stack}: every platform alert reaches Prometheus`, () => {
+    it(`${stack}: every platform alert reaches Prometheus, with the SLO and error-log rules`, () => {
+      const alerts = rules(stack)
+        .map((r) => r.alert)
+        .filter(Boolean);
       assert.deepEqual(
-        rules(stack).map((r) => r.alert),
-        ALERT_RULE_GROUPS.flatMap((g) => g.rules.map((r) => r.alert)),
+        alerts.slice(0, 7),
+        ALERT_RULE_GROUPS.flatMap((g) => g.rules.map((r) => (r as AlertRule).alert)),
       );
+      assert.deepEqual(alerts.slice(7), [
+        "DemoAppErrorBudgetBurnFast",
+        "DemoAppErrorBudgetBurnSlow",
+        "DemoAppLatencyBudgetBurnFast",
+        "DemoAppLatencyBudgetBurnSlow",
+        "DemoAppErrorRateAboveTarget",
+        "DemoAppErrorLogs",
+      ]);
+      assert.equal(rules(stack).filter((r) => r.record).length, 8, "two SLIs over four windows");
     });
   }
 
   it("covers app down, app 5xx ratio, Argo CD degraded or out of sync, and Velero failures", () => {
     const byExpr = (pattern: RegExp) => {
-      const found = rules("dev").filter((r) => pattern.test(r.expr));
+      const found = rules("dev").filter((r) => r.alert && pattern.test(r.expr));
       assert.equal(found.length, 1, `one rule matching ${pattern}`);
       return found[0]!;
     };
@@ -763,10 +878,34 @@ describe("add-ons: alert rules", () => {
     byExpr(/^time\(\) - velero_backup_last_successful_timestamp\{schedule!=""\} > 25 \* 3600$/);
   });
 
+  it("SLO targets come from config: burn thresholds are multiples of the error budgets", () => {
+    const byName = (alert: string) => rules("dev").find((r) => r.alert === alert)!;
+    assert.equal(
+      byName("DemoAppErrorBudgetBurnFast").expr,
+      "demo_app:sli_errors:ratio_rate1h > 0.0144 and demo_app:sli_errors:ratio_rate5m > 0.0144",
+    );
+    assert.equal(
+      byName("DemoAppErrorBudgetBurnSlow").expr,
+      "demo_app:sli_errors:ratio_rate6h > 0.006 and demo_app:sli_errors:ratio_rate30m > 0.006",
+    );
+    assert.equal(
+      byName("DemoAppLatencyBudgetBurnFast").expr,
+      "demo_app:sli_slow_requests:ratio_rate1h > 0.72 and demo_app:sli_slow_requests:ratio_rate5m > 0.72",
+    );
+    assert.equal(byName("DemoAppErrorRateAboveTarget").expr, "demo_app:sli_errors:ratio_rate5m > 0.01");
+    const slow5m = rules("dev").find((r) => r.record === "demo_app:sli_slow_requests:ratio_rate5m")!;
+    assert.match(slow5m.expr, /le="0\.5"/);
+  });
+
   it("queries only metrics that exist", () => {
-    const known = [...APP_METRICS, ...ARGOCD_METRICS, ...VELERO_METRICS, "up"];
+    const recorded = rules("dev")
+      .filter((r) => r.record)
+      .map((r) => r.record as string);
+    const known = [...APP_METRICS, ...ARGOCD_METRICS, ...VELERO_METRICS, "up", LOG_LINES_METRIC, ...recorded];
     for (const rule of rules("dev")) {
-      for (const name of metricNames(rule.expr)) assert.ok(known.includes(name), `${rule.alert}: ${name}`);
+      for (const name of metricNames(rule.expr))
+        assert.ok(known.includes(name), `${rule.alert ?? rule.record}: ${name}`);
+      if (rule.record) continue;
       assert.ok(["critical", "warning"].includes(rule.labels.severity));
       assert.ok(rule.annotations.summary && rule.annotations.description);
     }
@@ -859,41 +998,83 @@ describe("add-ons: Backup (Velero)", () => {
       assert.equal(evaluations.get(stack)!.outputs.backupBucket, bucket.name);
     });
 
-    it(`${stack} (EKS): the bucket is encrypted, versioned, private, TLS-only and expires old objects`, () => {
-      const bucket = only(stack, "aws:s3/bucket:Bucket", "-backup-storage-bucket");
-      assert.equal(bucket.inputs.bucketPrefix, `gitops-${stack}-velero-`);
-      assert.equal(bucket.inputs.forceDestroy, false);
-      const of = (type: string) => {
-        const r = only(stack, type);
-        assert.equal(r.inputs.bucket, bucket.name, `${type} is on the backup bucket`);
-        return r.inputs;
-      };
-      const sse = of(
-        "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
-      );
-      assert.equal(sse.rules[0].applyServerSideEncryptionByDefault.sseAlgorithm, "AES256");
-      assert.equal(of("aws:s3/bucketVersioning:BucketVersioning").versioningConfiguration.status, "Enabled");
-      const block = of("aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock");
-      for (const flag of [
-        "blockPublicAcls",
-        "blockPublicPolicy",
-        "ignorePublicAcls",
-        "restrictPublicBuckets",
-      ]) {
-        assert.equal(block[flag], true, flag);
-      }
-      const lifecycle = of("aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration").rules as Obj[];
-      const retentionDays = { staging: 14, prod: 30 }[stack];
-      assert.ok(lifecycle.every((r) => r.status === "Enabled"));
-      assert.equal(lifecycle.find((r) => r.expiration)!.expiration.days, retentionDays + 7);
-      assert.equal(
-        lifecycle.find((r) => r.noncurrentVersionExpiration)!.noncurrentVersionExpiration.noncurrentDays,
-        7,
-      );
-      const policy = JSON.parse(of("aws:s3/bucketPolicy:BucketPolicy").policy);
-      assert.deepEqual(policy.Statement[0].Condition, { Bool: { "aws:SecureTransport": "false" } });
-      assert.equal(policy.Statement[0].Effect, "Deny");
-    });
+    // One helper makes every add-on's bucket: Velero's, Loki's and Tempo's.
+    const storages = [
+      { component: "backup", prefix: "velero", retentionDays: { staging: 14, prod: 30 }[stack] },
+      { component: "logs", prefix: "loki", retentionDays: 7 },
+      { component: "traces", prefix: "tempo", retentionDays: 3 },
+    ];
+    for (const { component, prefix, retentionDays } of storages)
+      it(`${stack} (EKS): the ${prefix} bucket is encrypted, versioned, private, TLS-only and expires old objects`, () => {
+        const bucket = only(stack, "aws:s3/bucket:Bucket", `-${component}-storage-bucket`);
+        assert.equal(bucket.inputs.bucketPrefix, `gitops-${stack}-${prefix}-`);
+        assert.equal(bucket.inputs.forceDestroy, false);
+        const of = (type: string) => {
+          const r = all(stack, type).filter((x) => x.inputs.bucket === bucket.name);
+          assert.equal(r.length, 1, `one ${type} on the ${prefix} bucket`);
+          return r[0]!.inputs;
+        };
+        const sse = of(
+          "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
+        );
+        assert.equal(sse.rules[0].applyServerSideEncryptionByDefault.sseAlgorithm, "AES256");
+        assert.equal(
+          of("aws:s3/bucketVersioning:BucketVersioning").versioningConfiguration.status,
+          "Enabled",
+        );
+        const block = of("aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock");
+        for (const flag of [
+          "blockPublicAcls",
+          "blockPublicPolicy",
+          "ignorePublicAcls",
+          "restrictPublicBuckets",
+        ]) {
+          assert.equal(block[flag], true, flag);
+        }
+        const lifecycle = of("aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration")
+          .rules as Obj[];
+        assert.ok(lifecycle.every((r) => r.status === "Enabled"));
+        assert.equal(lifecycle.find((r) => r.expiration)!.expiration.days, retentionDays + 7);
+        assert.equal(
+          lifecycle.find((r) => r.noncurrentVersionExpiration)!.noncurrentVersionExpiration.noncurrentDays,
+          7,
+        );
+        const policy = JSON.parse(of("aws:s3/bucketPolicy:BucketPolicy").policy);
+        assert.deepEqual(policy.Statement[0].Condition, { Bool: { "aws:SecureTransport": "false" } });
+        assert.equal(policy.Statement[0].Effect, "Deny");
+      });
+
+    for (const [component, serviceAccount] of [
+      ["logs", "loki:loki"],
+      ["traces", "tempo:tempo"],
+    ] as const)
+      it(`${stack} (EKS): only ${serviceAccount.replace(":", "/")} may assume the ${component} role, which reaches only its bucket's objects`, () => {
+        const trust = JSON.parse(
+          only(stack, "aws:iam/role:Role", `-${component}-storage-role`).inputs.assumeRolePolicy,
+        );
+        const condition = trust.Statement[0].Condition.StringEquals as Record<string, string>;
+        assert.equal(
+          Object.entries(condition).find(([k]) => k.endsWith(":sub"))![1],
+          `system:serviceaccount:${serviceAccount}`,
+        );
+        const bucket = only(stack, "aws:s3/bucket:Bucket", `-${component}-storage-bucket`);
+        const bucketArn = `arn:aws:mock:::${bucket.name}`;
+        const policy = JSON.parse(
+          only(stack, "aws:iam/rolePolicy:RolePolicy", `-${component}-storage-policy`).inputs.policy,
+        );
+        assert.deepEqual(
+          (policy.Statement as Obj[]).map((st) => [st.Action, st.Resource]),
+          [
+            [["s3:GetObject", "s3:PutObject", "s3:DeleteObject"], `${bucketArn}/*`],
+            [["s3:ListBucket"], bucketArn],
+          ],
+        );
+        const sa = component === "logs" ? lokiValuesOf(stack) : tempoValuesOf(stack);
+        assert.equal(
+          sa.serviceAccount.annotations["eks.amazonaws.com/role-arn"],
+          `arn:aws:mock:::gitops-${stack}-${component}-storage-role`,
+        );
+      });
 
     it(`${stack} (EKS): only velero/velero-server may assume the role, which reaches only that bucket`, () => {
       const role = only(stack, "aws:iam/role:Role", "-backup-storage-role");
@@ -966,9 +1147,44 @@ describe("add-ons: configuration", () => {
       argocdHighAvailability: false,
       prometheus: { retention: "7d", storageGiB: 10 },
       backup: { schedule: "0 2 * * *", retentionDays: 7 },
+      logs: { retentionDays: 7 },
+      traces: { retentionDays: 3 },
     });
     assert.equal(read("prod").argocdHighAvailability, true);
     assert.equal(read("prod").backup.retentionDays, 30);
+  });
+
+  it("reads the SLO targets, as ratios, with the seed's values as defaults", () => {
+    const slo = parsePlatformConfig(raw(), { project: "p", stack: "dev" }).slo;
+    assert.deepEqual(slo, {
+      availability: 0.999,
+      latency: { thresholdSeconds: 0.5, ratio: 0.95 },
+      maxErrorRatio: 0.01,
+    });
+    const strict = parsePlatformConfig(
+      raw({
+        "gitops-platform:sloAvailabilityPercent": "99.95",
+        "gitops-platform:sloLatencyThresholdMs": 250,
+      }),
+      { project: "p", stack: "dev" },
+    ).slo;
+    assert.equal(strict.availability, 0.9995);
+    assert.equal(strict.latency.thresholdSeconds, 0.25);
+  });
+
+  it("rejects bad SLO targets, naming key, value and what is allowed", () => {
+    assert.deepEqual(problems({ "gitops-platform:sloAvailabilityPercent": "100" }), [
+      'gitops-platform:sloAvailabilityPercent: must be a percentage from 90 to 99.999 (got "100")',
+    ]);
+    assert.deepEqual(problems({ "gitops-platform:sloAvailabilityPercent": "99,9" }), [
+      'gitops-platform:sloAvailabilityPercent: must be a percentage from 90 to 99.999, as a decimal number (got "99,9")',
+    ]);
+    assert.deepEqual(problems({ "gitops-platform:sloLatencyThresholdMs": 300 }), [
+      'gitops-platform:sloLatencyThresholdMs: must be a bucket of the app\'s duration histogram: 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000 (ms) (got "300")',
+    ]);
+    assert.deepEqual(problems({ "gitops-platform:sloErrorRatePercent": "0" }), [
+      'gitops-platform:sloErrorRatePercent: must be a percentage from 0.01 to 50 (got "0")',
+    ]);
   });
 
   it("rejects bad add-on values, naming key, value and what is allowed", () => {
@@ -977,6 +1193,12 @@ describe("add-ons: configuration", () => {
     ]);
     assert.deepEqual(problems({ "gitops-platform:backupSchedule": "daily" }), [
       'gitops-platform:backupSchedule: must be a five-field cron schedule (minute hour day-of-month month day-of-week), e.g. "0 2 * * *" (got "daily")',
+    ]);
+    assert.deepEqual(problems({ "gitops-platform:logRetentionDays": 400 }), [
+      'gitops-platform:logRetentionDays: must be 1-365 days (got "400")',
+    ]);
+    assert.deepEqual(problems({ "gitops-platform:traceRetentionDays": 0 }), [
+      'gitops-platform:traceRetentionDays: must be 1-90 days (got "0")',
     ]);
     assert.deepEqual(problems({ "gitops-platform:backupRetentionDays": 0 }), [
       'gitops-platform:backupRetentionDays: must be 1-365 days (got "0")',
@@ -988,6 +1210,54 @@ describe("add-ons: configuration", () => {
       problems({ "gitops-platform:argocdHighAvailability": true, "gitops-platform:kindWorkerNodes": 3 }),
       [],
     );
+  });
+});
+
+describe("add-ons: Logs (Loki + Alloy) and Traces (Tempo)", () => {
+  it("dev (kind): Loki and Tempo on buckets of the local S3 server, keys only in secret Secrets", () => {
+    const values = JSON.stringify([lokiValuesOf("dev"), tempoValuesOf("dev")]);
+    assert.doesNotMatch(values, /mock-password/, "no S3 key in the chart values");
+    const loki = lokiValuesOf("dev");
+    assert.equal(loki.deploymentMode, "Monolithic");
+    assert.equal(loki.singleBinary.replicas, 1);
+    assert.deepEqual(loki.loki.storage.bucketNames, { chunks: "loki", ruler: "loki", admin: "loki" });
+    assert.equal(loki.loki.storage.s3.endpoint, "gitops-dev-s3:9000");
+    assert.equal(loki.loki.storage.s3.accessKeyId, "${S3_ACCESS_KEY_ID}");
+    assert.deepEqual(loki.singleBinary.extraEnvFrom, [{ secretRef: { name: "loki-s3" } }]);
+    assert.equal(loki.loki.limits_config.retention_period, "168h");
+    assert.equal(loki.loki.compactor.retention_enabled, true);
+    const tempo = tempoValuesOf("dev");
+    assert.equal(tempo.tempo.storage.trace.backend, "s3");
+    assert.equal(tempo.tempo.storage.trace.s3.bucket, "tempo");
+    assert.equal(tempo.tempo.storage.trace.s3.access_key, "${S3_ACCESS_KEY}");
+    assert.deepEqual(tempo.tempo.extraArgs, { "config.expand-env": "true" });
+    assert.equal(tempo.tempo.retention, "72h");
+    for (const name of ["loki-s3", "tempo-s3"]) {
+      const secret = all("dev", "kubernetes:core/v1:Secret").find((r) => r.inputs.metadata.name === name)!;
+      assert.ok(secret, name);
+      assert.ok(secret.secretPaths.includes("stringData"), `${name} is a secret`);
+      assert.deepEqual(Object.values(secret.inputs.stringData), [
+        "mock-password-gitops-dev-s3-access-key",
+        "mock-password-gitops-dev-s3-secret-key",
+      ]);
+    }
+    const bucketsCommand = all("dev", "command:local:Command", "-s3-bucket")[0]!;
+    assert.match(bucketsCommand.inputs.create, /mkdir -p \/data\/velero \/data\/loki \/data\/tempo$/);
+  });
+
+  it("Alloy: a DaemonSet reading /var/log of its node, events by one clustered instance, least RBAC", () => {
+    const alloy = release("dev", "-logs-alloy").inputs.values as Obj;
+    assert.equal(alloy.controller.type, "daemonset");
+    assert.equal(alloy.alloy.mounts.varlog, true);
+    assert.equal(alloy.alloy.clustering.enabled, true);
+    const config = alloy.alloy.configMap.content as string;
+    assert.match(config, /field = "spec.nodeName=" \+ sys.env\("HOSTNAME"\)/);
+    assert.match(config, /loki.source.kubernetes_events "cluster" \{[^}]*clustering \{\s*enabled = true/);
+    assert.match(config, /url = "http:\/\/loki.loki.svc:3100\/loki\/api\/v1\/push"/);
+    assert.match(config, /selector = "\{namespace=~\\"demo-app\\"\}"/);
+    const rules = [...alloy.rbac.rules, ...alloy.rbac.clusterRules] as Obj[];
+    assert.deepEqual(rules.flatMap((r) => r.resources).sort(), ["events", "pods"]);
+    assert.ok(rules.every((r) => r.verbs.every((v: string) => ["get", "list", "watch"].includes(v))));
   });
 });
 

@@ -481,6 +481,8 @@ describe("gitops/ charts with a real helm", function () {
           LOG_LEVEL: values.app.logLevel,
           SHUTDOWN_TIMEOUT_MS: String(values.app.shutdownTimeoutMs),
           DRAIN_DELAY_MS: String(values.app.drainDelayMs),
+          OTEL_EXPORTER_OTLP_ENDPOINT: "http://tempo.tempo.svc:4318",
+          OTEL_TRACES_SAMPLER_ARG: env === "dev" ? "1" : "0.1",
         });
         assert.equal(container.image, `${image.repository}:${image.tag}`);
       });
@@ -626,7 +628,7 @@ describe("gitops/ charts with a real helm", function () {
       none(await render(templateArgs("prod", "--set", "serviceMonitor.enabled=false")), "ServiceMonitor");
     });
 
-    it("NetworkPolicy: port 8080 from the namespace, Prometheus and the VPC's load balancer only (dev: from anywhere), egress DNS to kube-system only", async () => {
+    it("NetworkPolicy: port 8080 from the namespace, Prometheus and the VPC's load balancer only (dev: from anywhere), egress DNS to kube-system and OTLP to Tempo only", async () => {
       const policy = one(await render(templateArgs("staging")), "NetworkPolicy");
       assert.deepEqual(policy.spec.policyTypes, ["Ingress", "Egress"]);
       assert.deepEqual(policy.spec.ingress, [
@@ -648,17 +650,31 @@ describe("gitops/ charts with a real helm", function () {
             { port: 53, protocol: "TCP" },
           ],
         },
+        {
+          to: [{ namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "tempo" } } }],
+          ports: [{ port: 4318, protocol: "TCP" }],
+        },
       ]);
+      const untraced = one(
+        await render([...templateArgs("staging"), "--set", "tracing.otlpEndpoint="]),
+        "NetworkPolicy",
+      );
+      assert.equal(untraced.spec.egress.length, 1, "no tracing endpoint: DNS only");
       const devPolicy = one(await render(templateArgs("dev")), "NetworkPolicy");
       assert.deepEqual(devPolicy.spec.ingress, [{ ports: [{ port: "http", protocol: "TCP" }] }]);
       assert.deepEqual(devPolicy.spec.egress, policy.spec.egress);
     });
 
-    it("the image file Pulumi writes (repository, tag, digest) pins the image by digest", async () => {
+    it("the image file Pulumi writes (repository, tag, digest, commit time) pins the image by digest", async () => {
       const dir = fs.mkdtempSync(path.join(os.tmpdir(), "charts-test-"));
       try {
         const file = path.join(dir, "image.yaml");
-        const image = { repository: "ghcr.io/example-org/demo-app", tag: "abc1234-42", digest: DIGEST };
+        const image = {
+          repository: "ghcr.io/example-org/demo-app",
+          tag: "abc1234-42",
+          digest: DIGEST,
+          commitTime: "2026-01-31T12:00:00Z",
+        };
         // The same shape as imageValuesFile() in components/gitops/gitops.ts.
         fs.writeFileSync(file, `# Written by Pulumi (gitops-platform)\n${stringify({ image })}`);
         const objects = await render(templateArgs("prod", "-f", file));
@@ -668,6 +684,7 @@ describe("gitops/ charts with a real helm", function () {
         assert.equal(container.image, `ghcr.io/example-org/demo-app@${DIGEST}`);
         assert.equal(envOf(container).APP_VERSION, "abc1234-42");
         assert.equal(envOf(container).GIT_COMMIT, "abc1234", "the commit of a {sha7}-{run} tag");
+        assert.equal(envOf(container).GIT_COMMIT_TIME, "2026-01-31T12:00:00Z", "for the lead-time metric");
         assert.equal(deployment.metadata.labels["app.kubernetes.io/version"], "abc1234-42");
       } finally {
         fs.rmSync(dir, { recursive: true, force: true });

@@ -50,6 +50,10 @@ const BOUNDS: Record<string, Bound> = {
   ecrKeepImages: { stack: "prod", inside: [1, 1000], outside: [0, 1001] },
   prometheusStorageGiB: { stack: "dev", inside: [1, 1000], outside: [0, 1001] },
   backupRetentionDays: { stack: "dev", inside: [1, 365], outside: [0, 366] },
+  logRetentionDays: { stack: "dev", inside: [1, 365], outside: [0, 366] },
+  traceRetentionDays: { stack: "dev", inside: [1, 90], outside: [0, 91] },
+  // A bucket of the app's duration histogram: the first and the last, and just past each.
+  sloLatencyThresholdMs: { stack: "dev", inside: [5, 5000], outside: [4, 5001] },
 
   vpcCidr: {
     stack: "staging",

@@ -31,6 +31,9 @@ const SSO = {
 const RELEASE = "kubernetes:helm.sh/v3:Release";
 const KPS = `${RELEASE} gitops-dev-monitoring-kube-prometheus-stack values.prometheus.prometheusSpec`;
 const VELERO = `${RELEASE} gitops-dev-backup-release`;
+const LOKI = `${RELEASE} gitops-dev-logs-loki`;
+const TEMPO = `${RELEASE} gitops-dev-traces-release`;
+const SLO_RULES = `${RELEASE} gitops-dev-monitoring-kube-prometheus-stack values.additionalPrometheusRulesMap`;
 const ROOT_APP = "kubernetes:argoproj.io/v1alpha1:Application gitops-dev-gitops-root";
 const IMAGE = "docker-build:index:Image";
 const VPC = "awsx:ec2:Vpc gitops-staging-vpc";
@@ -371,6 +374,20 @@ const REACHES: Record<string, Entry> = {
   prometheusStorageGiB: { stack: "dev", value: 30, acts: [`~ ${KPS}.storageSpec`, `~ ${KPS}.retentionSize`] },
   backupSchedule: { stack: "dev", value: "0 3 * * *", acts: [`~ ${VELERO} values.schedules.daily.schedule`] },
   backupRetentionDays: { stack: "dev", value: 9, acts: [`~ ${VELERO} values.schedules.daily.template.ttl`] },
+  lokiChartVersion: { stack: "dev", value: "18.11.1", acts: [`~ ${LOKI} version`] },
+  alloyChartVersion: { stack: "dev", value: "1.11.2", acts: [`~ ${RELEASE} gitops-dev-logs-alloy version`] },
+  tempoChartVersion: { stack: "dev", value: "2.2.5", acts: [`~ ${TEMPO} version`] },
+  logRetentionDays: {
+    stack: "dev",
+    value: 10,
+    acts: [`~ ${LOKI} values.loki.limits_config.retention_period`],
+  },
+  traceRetentionDays: { stack: "dev", value: 5, acts: [`~ ${TEMPO} values.tempo.retention`] },
+  // The SLO keys shape the burn-rate and error-rate rules Prometheus is handed.
+  sloAvailabilityPercent: { stack: "dev", value: "99.5", acts: [`~ ${SLO_RULES}`] },
+  sloLatencyThresholdMs: { stack: "dev", value: 250, acts: [`~ ${SLO_RULES}`] },
+  sloLatencyPercent: { stack: "dev", value: "99", acts: [`~ ${SLO_RULES}`] },
+  sloErrorRatePercent: { stack: "dev", value: "2", acts: [`~ ${SLO_RULES}`] },
 };
 
 const declared = readProject().config ?? {};

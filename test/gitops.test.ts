@@ -1,3 +1,4 @@
+import { execFileSync } from "node:child_process";
 import { strict as assert } from "node:assert";
 import * as k8s from "@pulumi/kubernetes";
 import * as fs from "node:fs";
@@ -69,9 +70,17 @@ describe("GitOps with GitHub managed (staging, prod)", () => {
       assert.equal(file.inputs.autocreateBranch, true);
       assert.equal(file.inputs.autocreateBranchSourceBranch, "main");
       const values = parse(String(file.inputs.content)) as {
-        image: { repository: string; tag: string; digest: string };
+        image: { repository: string; tag: string; digest: string; commitTime: string };
       };
       assert.match(values.image.digest, /^sha256:[a-f0-9]{64}$/);
+      // The time of the last commit that changed the app's source, for the app's lead-time metric: stable
+      // while the source is, like the content-hash tag.
+      const appCommit = execFileSync(
+        "git",
+        ["log", "-1", "--format=%ct", "HEAD", "--", "app", ":!app/test", ":!app/node_modules", ":!app/dist"],
+        { encoding: "utf8" },
+      ).trim();
+      assert.equal(Date.parse(values.image.commitTime) / 1000, Number(appCommit));
       assert.match(values.image.tag, /^[0-9a-f]{12}$/);
       // Prod promotes staging's digest (promoteFromStack): the message names the source env too.
       const origin = stack === "prod" ? " promoted from staging" : "";

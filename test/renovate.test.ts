@@ -6,6 +6,8 @@ import { PROJECT_DIR, readProject } from "../automation/evaluate";
 import { ARGOCD_CHART } from "../components/addons/argocd";
 import { ARGO_ROLLOUTS_CHART } from "../components/addons/argo-rollouts";
 import { VELERO_CHART } from "../components/addons/backup";
+import { ALLOY_CHART, LOKI_CHART } from "../components/addons/logs";
+import { TEMPO_CHART } from "../components/addons/traces";
 import { GRAFANA_CHART, KUBE_PROMETHEUS_STACK_CHART } from "../components/addons/monitoring";
 
 /** A dependency as a Renovate regex manager extracts it. */
@@ -159,6 +161,9 @@ describe("renovate: every pin is kept current", () => {
       KUBE_PROMETHEUS_STACK_CHART,
       GRAFANA_CHART,
       VELERO_CHART,
+      LOKI_CHART,
+      ALLOY_CHART,
+      TEMPO_CHART,
       ARGO_ROLLOUTS_CHART,
     ]) {
       assert.ok(

@@ -143,8 +143,8 @@ describe("stacks: dev (kind)", () => {
     assert.ok(result.resources > 5, "the dev program really ran");
     assert.equal(
       result.releases,
-      6,
-      "with every add-on: Argo CD, kube-prometheus-stack, Grafana, Velero, External Secrets, Argo Rollouts",
+      9,
+      "with every add-on: Argo CD, kube-prometheus-stack, Grafana, Velero, Loki, Alloy, Tempo, External Secrets, Argo Rollouts",
     );
     assert.ok(result.k8s > 0, "the module-cache probe sees loaded modules");
     assert.deepEqual(result.loaded, []);

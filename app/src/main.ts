@@ -1,6 +1,6 @@
 import { pino } from "pino";
 import { loadConfig } from "./config";
-import { buildServer } from "./server";
+import { startTracing } from "./tracing";
 
 /**
  * Starts the service. On SIGTERM or SIGINT: /readyz turns 503 at once, the listener stays open for
@@ -9,6 +9,9 @@ import { buildServer } from "./server";
  */
 async function main(): Promise<void> {
   const config = loadConfig();
+  // Before the server module loads, so the HTTP instrumentation wraps what Fastify uses.
+  const tracing = startTracing(config);
+  const { buildServer } = await import("./server");
   const server = buildServer(config);
   const { app } = server;
 
@@ -27,7 +30,9 @@ async function main(): Promise<void> {
       // close() stops accepting, waits for in-flight requests, and closes idle keep-alive connections.
       app.log.info("closing the listener");
       app.close().then(
-        () => {
+        async () => {
+          // Whatever spans are still buffered go out before the process ends.
+          await tracing?.shutdown().catch((err: unknown) => app.log.warn({ err }, "trace flush failed"));
           app.log.info("stopped");
           process.exit(0);
         },

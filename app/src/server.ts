@@ -6,8 +6,10 @@ import Fastify, {
   type RawServerDefault,
 } from "fastify";
 import { pino, type Logger } from "pino";
+import { registerBuildInfo } from "./build-info";
 import type { AppConfig } from "./config";
 import { createMetrics } from "./metrics";
+import { traceRequests } from "./tracing";
 
 /** Route label for requests that matched no route: bounded cardinality, whatever the URL. */
 const UNMATCHED = "not_found";
@@ -36,6 +38,7 @@ export function buildServer(config: AppConfig): Server {
   const started = Date.now();
   let draining = false;
   const metrics = createMetrics();
+  registerBuildInfo(metrics.registry, config);
   const app = Fastify({
     loggerInstance: createLogger(config),
     // No per-request log lines: they would cost more than a probe request itself. Errors are still logged.
@@ -50,6 +53,10 @@ export function buildServer(config: AppConfig): Server {
       (reply as FastifyReply).code(400).send({ error: "bad_request", message: error.message });
     },
   });
+
+  traceRequests(app);
+  // One line per request only at debug level (dev); it carries the request's trace id.
+  const logRequests = app.log.isLevelEnabled("debug");
 
   const page = Buffer.from(
     [
@@ -73,6 +80,7 @@ export function buildServer(config: AppConfig): Server {
       reply.elapsedTime,
     );
     if (draining) reply.header("connection", "close");
+    if (logRequests) request.log.debug({ statusCode: reply.statusCode }, "request answered");
     done(null, payload);
   });
 

@@ -1,10 +1,9 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import type { PlatformConfig } from "../config";
-import type { EksCluster } from "../cluster/eks-cluster";
 import { addonNamespace, pinnedRelease, type ChartSource } from "./helm-release";
-import type { KindCluster } from "../cluster/kind-cluster";
 import type { PlatformCluster } from "../cluster/kubernetes-provider";
+import { createObjectStorage, type ObjectStorage } from "./object-storage";
 
 export const VELERO_CHART: ChartSource = {
   repo: "https://vmware-tanzu.github.io/helm-charts",
@@ -21,29 +20,8 @@ export const VELERO_AWS_PLUGIN_IMAGE =
 export const VELERO_NAMESPACE = "velero";
 export const VELERO_SERVER_SERVICE_ACCOUNT = "velero-server";
 
-/** Where backups go. */
-export type BackupStorage =
-  | {
-      /** The S3 server next to the kind cluster, through Velero's AWS plugin; static credentials in a Secret. */
-      provider: "local-s3";
-      bucket: pulumi.Input<string>;
-      /** S3 endpoint as pods reach it. */
-      s3Url: pulumi.Input<string>;
-      /** S3 endpoint as the host reaches it, for `velero backup describe/logs`. */
-      publicUrl: pulumi.Input<string>;
-      /** The region the server signs for. */
-      region: string;
-      accessKey: pulumi.Input<string>;
-      secretKey: pulumi.Input<string>;
-    }
-  | {
-      /** An S3 bucket reached through IRSA (no static credentials), plus EBS volume snapshots. */
-      provider: "s3";
-      bucket: pulumi.Input<string>;
-      region: string;
-      /** IAM role of the Velero server service account. */
-      roleArn: pulumi.Input<string>;
-    };
+/** Where backups go: for S3 on EKS, plus EBS volume snapshots. */
+export type BackupStorage = ObjectStorage;
 
 /** Arguments of {@link Backup}. */
 export interface BackupArgs {
@@ -259,8 +237,8 @@ export function veleroValues(settings: {
 }
 
 /**
- * Creates the stack's Backup: the S3 server next to the kind cluster, or an S3 bucket and IRSA role on EKS. The AWS
- * part (and with it @pulumi/aws) is imported only on EKS stacks.
+ * Creates the stack's Backup: the S3 server next to the kind cluster, or an S3 bucket and IRSA role on EKS
+ * (see createObjectStorage).
  */
 export async function createBackup(
   config: PlatformConfig,
@@ -276,38 +254,50 @@ export async function createBackup(
     provider: cluster.provider,
     ...options,
   };
-  if (config.cluster.provider === "kind") {
-    const kind = cluster as KindCluster;
-    return new Backup(name, {
-      ...common,
-      storage: {
-        provider: "local-s3",
-        bucket: kind.backupBucket,
-        s3Url: kind.s3ClusterUrl,
-        publicUrl: kind.s3PublicUrl,
-        region: kind.s3Region,
-        accessKey: kind.s3AccessKey,
-        secretKey: kind.s3SecretKey,
-      },
-    });
-  }
-  const { BackupBucket } = await import("./backup-storage-aws");
-  const eks = cluster as EksCluster;
-  const bucket = new BackupBucket(`${name}-storage`, {
+  const storage = await createObjectStorage(config, cluster, {
+    name: `${name}-storage`,
+    localBucket: "velero",
     bucketPrefix: `${config.cluster.name}-velero-`,
     retentionDays: config.addons.backup.retentionDays,
-    oidcProviderArn: eks.oidcProviderArn,
-    oidcProviderUrl: eks.oidcProviderUrl,
     serviceAccount: { namespace: VELERO_NAMESPACE, name: VELERO_SERVER_SERVICE_ACCOUNT },
-    awsProvider: eks.awsProvider,
+    description: "Velero server",
+    accessPolicy: veleroPolicy,
   });
-  return new Backup(name, {
-    ...common,
-    storage: {
-      provider: "s3",
-      bucket: bucket.bucketName,
-      region: config.cluster.region,
-      roleArn: bucket.roleArn,
-    },
+  return new Backup(name, { ...common, storage });
+}
+
+/** Least privilege for Velero's AWS plugin: objects of one bucket, and EBS snapshots of volumes. */
+export function veleroPolicy(bucketArn: pulumi.Input<string>): pulumi.Output<string> {
+  return pulumi.jsonStringify({
+    Version: "2012-10-17",
+    Statement: [
+      {
+        Sid: "BackupObjects",
+        Effect: "Allow",
+        Action: [
+          "s3:GetObject",
+          "s3:PutObject",
+          "s3:DeleteObject",
+          "s3:AbortMultipartUpload",
+          "s3:ListMultipartUploadParts",
+        ],
+        Resource: pulumi.interpolate`${bucketArn}/*`,
+      },
+      { Sid: "BackupBucket", Effect: "Allow", Action: ["s3:ListBucket"], Resource: bucketArn },
+      {
+        // EC2 snapshot actions cannot be scoped to volumes that do not exist yet.
+        Sid: "VolumeSnapshots",
+        Effect: "Allow",
+        Action: [
+          "ec2:DescribeVolumes",
+          "ec2:DescribeSnapshots",
+          "ec2:CreateTags",
+          "ec2:CreateVolume",
+          "ec2:CreateSnapshot",
+          "ec2:DeleteSnapshot",
+        ],
+        Resource: "*",
+      },
+    ],
   });
 }

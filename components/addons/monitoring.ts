@@ -27,6 +27,8 @@ export const DASHBOARDS_DIR = path.resolve(__dirname, "..", "..", "dashboards");
 /** Labels Grafana's sidecars watch for (the charts' defaults, set explicitly on both sides). */
 export const DASHBOARD_LABEL = { name: "grafana_dashboard", value: "1" };
 export const DATASOURCE_LABEL = { name: "grafana_datasource", value: "1" };
+/** Uids of the provisioned datasources, which dashboards and cross-links name. */
+export const DATASOURCE_UIDS = { prometheus: "prometheus", loki: "loki", tempo: "tempo" } as const;
 
 /** Arguments of {@link Monitoring}. */
 export interface MonitoringArgs {
@@ -44,6 +46,8 @@ export interface MonitoringArgs {
   hostRootFsMount?: boolean;
   /** NodePort on kind, an ALB Ingress (HTTPS at the load balancer) on EKS. */
   grafanaExposure: Exposure;
+  /** Values of the dashboards' constant variables (the SLO objectives), by variable name. Default: none. */
+  dashboardConstants?: Record<string, string>;
   /** Alerting rules. Default: the platform's ({@link ALERT_RULE_GROUPS}). */
   alertRules?: AlertRuleGroup[];
   /** Resources the installs wait for, typically the cluster with its nodes and storage. Default: none. */
@@ -191,7 +195,7 @@ export class Monitoring extends pulumi.ComponentResource {
             namespace: namespace.metadata.name,
             labels: { [DASHBOARD_LABEL.name]: DASHBOARD_LABEL.value },
           },
-          data: { [`${id}.json`]: fs.readFileSync(file, "utf8") },
+          data: { [`${id}.json`]: dashboardJson(file, args.dashboardConstants ?? {}) },
         },
         { parent: this, provider: args.provider },
       );
@@ -218,6 +222,59 @@ export class Monitoring extends pulumi.ComponentResource {
       grafanaUrl: this.grafanaUrl,
     });
   }
+}
+
+/** A Grafana datasource as its provisioning file declares it. */
+export interface GrafanaDatasource {
+  name: string;
+  type: string;
+  uid: string;
+  url: string;
+  access: "proxy";
+  jsonData?: Record<string, unknown>;
+}
+
+/**
+ * A datasource for Grafana's sidecar: a ConfigMap with the sidecar's label in Grafana's namespace, holding a
+ * provisioning file (`$` is written `$$`: Grafana expands environment variables in provisioning files).
+ */
+export function grafanaDatasource(
+  resourceName: string,
+  args: {
+    datasource: GrafanaDatasource;
+    grafanaNamespace: pulumi.Input<string>;
+    provider: k8s.Provider;
+    parent: pulumi.Resource;
+  },
+): k8s.core.v1.ConfigMap {
+  const file = JSON.stringify({ apiVersion: 1, datasources: [args.datasource] }, null, 2).replace(
+    /\$/g,
+    "$$$$",
+  );
+  return new k8s.core.v1.ConfigMap(
+    resourceName,
+    {
+      metadata: {
+        name: `datasource-${args.datasource.uid}`,
+        namespace: args.grafanaNamespace,
+        labels: { [DATASOURCE_LABEL.name]: DATASOURCE_LABEL.value },
+      },
+      data: { [`${args.datasource.uid}.yaml`]: file },
+    },
+    { parent: args.parent, provider: args.provider },
+  );
+}
+
+/** A dashboard file with its constant variables set to the given values (the rest as written). */
+export function dashboardJson(file: string, constants: Record<string, string>): string {
+  const dashboard = JSON.parse(fs.readFileSync(file, "utf8")) as {
+    templating?: { list?: Array<{ name: string; type: string; query?: unknown }> };
+  };
+  for (const variable of dashboard.templating?.list ?? []) {
+    const value = constants[variable.name];
+    if (variable.type === "constant" && value !== undefined) variable.query = value;
+  }
+  return JSON.stringify(dashboard, null, 2);
 }
 
 /** The dashboard files Grafana loads. */
@@ -256,7 +313,7 @@ export function kubePrometheusStackValues(
           defaultDatasourceEnabled: true,
           isDefaultDatasource: true,
           // The platform's dashboards select this uid.
-          uid: "prometheus",
+          uid: DATASOURCE_UIDS.prometheus,
           url: settings.prometheusUrl,
         },
       },

@@ -2,6 +2,9 @@ import type * as pulumi from "@pulumi/pulumi";
 import type { PlatformConfig } from "../config";
 import type { PlatformCluster } from "./kubernetes-provider";
 
+/** Buckets of the kind S3 server besides Velero's: Loki's logs and Tempo's traces. */
+export const LOCAL_OBSERVABILITY_BUCKETS = ["loki", "tempo"] as const;
+
 /**
  * Creates the stack's cluster: kind for dev, EKS for staging and prod. The EKS module (and with it
  * @pulumi/aws, @pulumi/eks and @pulumi/awsx) is imported only when an EKS stack asks for it.
@@ -22,6 +25,7 @@ export async function createCluster(
         nodePorts: [settings.ports.app, settings.ports.argocd, settings.ports.grafana],
         registry: settings.registry,
         s3: settings.s3,
+        extraBuckets: LOCAL_OBSERVABILITY_BUCKETS,
       },
       opts,
     );

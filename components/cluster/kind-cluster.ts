@@ -22,6 +22,8 @@ export interface KindClusterArgs {
   s3: { port?: number; image: string };
   /** Bucket created on the S3 server for backups. Default: "velero". */
   backupBucket?: string;
+  /** Further buckets created on the S3 server (Loki's logs, Tempo's traces). Default: none. */
+  extraBuckets?: readonly string[];
 }
 
 /** Name of the Docker network kind creates and attaches its nodes to. */
@@ -55,6 +57,7 @@ export class KindCluster extends pulumi.ComponentResource implements PlatformClu
   public readonly s3Region = LOCAL_S3_REGION;
   /** Bucket for backups. */
   public readonly backupBucket: pulumi.Output<string>;
+  private readonly bucketsCreated: pulumi.Output<string>;
 
   constructor(name: string, args: KindClusterArgs, opts?: pulumi.ComponentResourceOptions) {
     super("gitops-platform:cluster:KindCluster", name, {}, opts);
@@ -169,7 +172,7 @@ export class KindCluster extends pulumi.ComponentResource implements PlatformClu
     const s3Bucket = new command.local.Command(
       `${name}-s3-bucket`,
       {
-        create: `docker exec ${s3ContainerName} mkdir -p ${S3_DATA_DIR}/${bucket}`,
+        create: `docker exec ${s3ContainerName} mkdir -p ${[bucket, ...(args.extraBuckets ?? [])].map((b) => `${S3_DATA_DIR}/${b}`).join(" ")}`,
         triggers: [s3.id],
       },
       { parent: this },
@@ -181,7 +184,8 @@ export class KindCluster extends pulumi.ComponentResource implements PlatformClu
     this.s3PublicUrl = pulumi.output(`http://localhost:${s3Port}`);
     this.s3AccessKey = pulumi.secret(accessKey.result);
     this.s3SecretKey = pulumi.secret(secretKey.result);
-    this.backupBucket = s3Bucket.stdout.apply(() => bucket);
+    this.bucketsCreated = s3Bucket.stdout;
+    this.backupBucket = this.bucket(bucket);
 
     this.registerOutputs({
       clusterName: this.clusterName,
@@ -191,6 +195,11 @@ export class KindCluster extends pulumi.ComponentResource implements PlatformClu
       s3PublicUrl: this.s3PublicUrl,
       backupBucket: this.backupBucket,
     });
+  }
+
+  /** A bucket of the S3 server (the backup bucket or one of `extraBuckets`), once it exists. */
+  public bucket(name: string): pulumi.Output<string> {
+    return this.bucketsCreated.apply(() => name);
   }
 }
 

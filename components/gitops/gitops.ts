@@ -84,7 +84,13 @@ export interface GitOpsArgs {
    */
   imagePullCredentials?: { registry: string; username: pulumi.Input<string>; password: pulumi.Input<string> };
   /** The app image; committed to gitops/envs/<env>/image.yaml through `writer`, on `imageBranch`. */
-  image: { repository: pulumi.Input<string>; tag: pulumi.Input<string>; digest: pulumi.Input<string> };
+  image: {
+    repository: pulumi.Input<string>;
+    tag: pulumi.Input<string>;
+    digest: pulumi.Input<string>;
+    /** Time of the last commit that changed the app's source (RFC 3339 UTC), for the lead-time metric. Default: none. */
+    commitTime?: string;
+  };
   /**
    * Where the image came from when this stack did not build it, named in the image commit's message
    * before the marker, e.g. `promoted from staging`. Default: none (built by this stack).
@@ -405,8 +411,8 @@ export class GitOps extends pulumi.ComponentResource {
 }
 
 /**
- * The image values file Argo CD layers over the env values: repository, tag and the pinning digest,
- * and the pull secret where the registry needs one.
+ * The image values file Argo CD layers over the env values: repository, tag, the pinning digest and the
+ * source's commit time, and the pull secret where the registry needs one.
  */
 export function imageValuesFile(
   image: GitOpsArgs["image"],
@@ -414,7 +420,7 @@ export function imageValuesFile(
 ): pulumi.Output<string> {
   return pulumi.all([image.repository, image.tag, image.digest]).apply(([repository, tag, digest]) => {
     const values = {
-      image: { repository, tag, digest },
+      image: { repository, tag, digest, ...(image.commitTime ? { commitTime: image.commitTime } : {}) },
       ...(imagePullSecrets.length ? { imagePullSecrets } : {}),
     };
     return `# Written by Pulumi (gitops-platform) on every deploy; do not edit by hand.\n${stringify(values)}`;

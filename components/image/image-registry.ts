@@ -6,7 +6,7 @@ import type { EksCluster } from "../cluster/eks-cluster";
 import { imageTag } from "./image-tag";
 import type { PlatformCluster } from "../cluster/kubernetes-provider";
 
-const APP_DIR = path.resolve(__dirname, "..", "..", "app");
+export const APP_DIR = path.resolve(__dirname, "..", "..", "app");
 
 /**
  * Where a stack's app image goes: repository, platforms, what the push waits for. No credentials: every

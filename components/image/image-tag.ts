@@ -1,3 +1,4 @@
+import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
@@ -15,6 +16,28 @@ const TAG_HASH_LENGTH = 12;
  */
 export function imageTag(context: string): string {
   return contentHash(context).slice(0, TAG_HASH_LENGTH);
+}
+
+/**
+ * The time of the last commit that changed the build context (up to GITHUB_SHA, else HEAD; the paths the
+ * content hash ignores left out) as RFC 3339 UTC, for the app's lead-time metric. Like the tag it stays
+ * the same while the app's source does, so an unchanged app commits no new image file. Undefined outside
+ * a git checkout.
+ */
+export function commitTime(context: string, env: NodeJS.ProcessEnv = process.env): string | undefined {
+  const excluded = [...IGNORED].map((name) => `:(exclude,glob)**/${name}/**`);
+  try {
+    const seconds = execFileSync(
+      "git",
+      ["log", "-1", "--format=%ct", env.GITHUB_SHA ?? "HEAD", "--", ".", ...excluded],
+      { cwd: context, encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] },
+    ).trim();
+    return /^\d+$/.test(seconds)
+      ? new Date(Number(seconds) * 1000).toISOString().replace(/\.000Z$/, "Z")
+      : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** SHA-256 over the relative paths and bytes of every file of the build context, in a stable order. */

@@ -26,7 +26,12 @@ export const promtoolUnavailableReason = (): string | undefined => promtoolTool.
 
 /** `promtool test rules <file>`; never throws on a failed test (the caller asserts on status/output). */
 export function promtoolTestRules(file: string): { status: number | null; output: string } {
-  const result = spawnSync(promtoolBinary().path, ["test", "rules", file], { encoding: "utf8" });
+  return runPromtool(["test", "rules", file]);
+}
+
+/** Runs promtool with the given arguments (in `cwd`); never throws on a failed check. */
+export function runPromtool(args: string[], cwd?: string): { status: number | null; output: string } {
+  const result = spawnSync(promtoolBinary().path, args, { cwd, encoding: "utf8", timeout: 60_000 });
   if (result.error) throw result.error;
   return { status: result.status, output: `${result.stdout}${result.stderr}` };
 }

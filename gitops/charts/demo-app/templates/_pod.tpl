@@ -53,6 +53,16 @@ spec:
         - name: GIT_COMMIT
           value: {{ . | quote }}
         {{- end }}
+        {{- with .Values.image.commitTime }}
+        - name: GIT_COMMIT_TIME
+          value: {{ . | quote }}
+        {{- end }}
+        {{- with .Values.tracing.otlpEndpoint }}
+        - name: OTEL_EXPORTER_OTLP_ENDPOINT
+          value: {{ . | quote }}
+        - name: OTEL_TRACES_SAMPLER_ARG
+          value: {{ $.Values.tracing.samplingRatio | quote }}
+        {{- end }}
         - name: LOG_LEVEL
           value: {{ $app.logLevel | quote }}
         - name: SHUTDOWN_TIMEOUT_MS

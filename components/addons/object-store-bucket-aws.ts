@@ -1,42 +1,56 @@
-// Loaded only by EKS stacks (see createBackup in components/addons/backup.ts): the dev stack never loads @pulumi/aws.
+// Loaded only by EKS stacks (see createObjectStorage in components/addons/object-storage.ts): the dev stack never
+// loads @pulumi/aws.
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { irsaRole } from "../cluster/irsa-role";
 
-/** Arguments of {@link BackupBucket}. */
-export interface BackupBucketArgs {
+/** Arguments of {@link ObjectStoreBucket}. */
+export interface ObjectStoreBucketArgs {
   /** Prefix of the generated, globally unique bucket name. */
   bucketPrefix: string;
-  /** Velero's backup TTL in days; S3 expires objects a week after it, as a safety net. */
+  /** How long the bucket's user keeps data, in days; S3 expires objects a week after it, as a safety net. */
   retentionDays: number;
   /** Days a deleted or overwritten object version stays recoverable. Default: 7. */
   noncurrentVersionDays?: number;
   /** The cluster's IAM OIDC provider (IRSA). */
   oidcProviderArn: pulumi.Input<string>;
   oidcProviderUrl: pulumi.Input<string>;
-  /** The only service account that may assume the role: Velero's server. */
+  /** The only service account that may assume the role. */
   serviceAccount: { namespace: string; name: string };
+  /** Who the role is for, in its IAM description, e.g. `Velero server`. */
+  description: string;
+  /** What the role may do, given the bucket's ARN: a policy document. Default: {@link objectStorePolicy}. */
+  accessPolicy?: (bucketArn: pulumi.Output<string>) => pulumi.Output<string>;
   /** The stack's explicit AWS provider. */
   awsProvider: aws.Provider;
 }
 
-/** Margin past Velero's own TTL, so S3 never deletes a backup Velero still lists. */
+/** Margin past the user's own retention, so S3 never deletes an object its user still lists. */
 const LIFECYCLE_MARGIN_DAYS = 7;
 
 /**
- * Velero's S3 storage on EKS: a private, encrypted, versioned bucket with lifecycle expiry and a
- * TLS-only policy, and an IRSA role for Velero's server service account with access to that bucket and
- * to EBS snapshots only.
+ * An add-on's S3 storage on EKS (Velero's backups, Loki's logs, Tempo's traces): a private, encrypted,
+ * versioned bucket with lifecycle expiry and a TLS-only policy, and an IRSA role that only the add-on's
+ * service account may assume, with access to that bucket (and what else `accessPolicy` names) only.
  */
-export class BackupBucket extends pulumi.ComponentResource {
+export class ObjectStoreBucket extends pulumi.ComponentResource {
   public readonly bucketName: pulumi.Output<string>;
   public readonly roleArn: pulumi.Output<string>;
 
-  constructor(name: string, args: BackupBucketArgs, opts?: pulumi.ComponentResourceOptions) {
-    super("gitops-platform:addons:BackupBucket", name, {}, opts);
+  constructor(name: string, args: ObjectStoreBucketArgs, opts?: pulumi.ComponentResourceOptions) {
+    // Velero's bucket was created as a BackupBucket: the alias keeps it (and its data) across the rename.
+    super(
+      "gitops-platform:addons:ObjectStoreBucket",
+      name,
+      {},
+      {
+        ...opts,
+        aliases: [...(opts?.aliases ?? []), { type: "gitops-platform:addons:BackupBucket" }],
+      },
+    );
     const awsOpts = { parent: this, provider: args.awsProvider };
 
-    // Backups outlive stacks by design: deleting the stack must not delete them (forceDestroy false).
+    // Data outlives stacks by design: deleting the stack must not delete it (forceDestroy false).
     const bucket = new aws.s3.Bucket(
       `${name}-bucket`,
       { bucketPrefix: args.bucketPrefix, forceDestroy: false },
@@ -112,10 +126,10 @@ export class BackupBucket extends pulumi.ComponentResource {
     );
 
     const { role } = irsaRole(name, {
-      description: "Velero server",
+      description: args.description,
       oidc: { arn: args.oidcProviderArn, url: args.oidcProviderUrl },
       serviceAccount: args.serviceAccount,
-      policy: veleroPolicy(bucket.arn),
+      policy: (args.accessPolicy ?? objectStorePolicy)(bucket.arn),
       awsProvider: args.awsProvider,
       parent: this,
     });
@@ -126,38 +140,18 @@ export class BackupBucket extends pulumi.ComponentResource {
   }
 }
 
-/** Least privilege for Velero's AWS plugin: objects of one bucket, and EBS snapshots of volumes. */
-export function veleroPolicy(bucketArn: pulumi.Input<string>): pulumi.Output<string> {
+/** Least privilege for a store of objects (Loki, Tempo): read, write, delete and list one bucket's objects. */
+export function objectStorePolicy(bucketArn: pulumi.Input<string>): pulumi.Output<string> {
   return pulumi.jsonStringify({
     Version: "2012-10-17",
     Statement: [
       {
-        Sid: "BackupObjects",
+        Sid: "Objects",
         Effect: "Allow",
-        Action: [
-          "s3:GetObject",
-          "s3:PutObject",
-          "s3:DeleteObject",
-          "s3:AbortMultipartUpload",
-          "s3:ListMultipartUploadParts",
-        ],
+        Action: ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
         Resource: pulumi.interpolate`${bucketArn}/*`,
       },
-      { Sid: "BackupBucket", Effect: "Allow", Action: ["s3:ListBucket"], Resource: bucketArn },
-      {
-        // EC2 snapshot actions cannot be scoped to volumes that do not exist yet.
-        Sid: "VolumeSnapshots",
-        Effect: "Allow",
-        Action: [
-          "ec2:DescribeVolumes",
-          "ec2:DescribeSnapshots",
-          "ec2:CreateTags",
-          "ec2:CreateVolume",
-          "ec2:CreateSnapshot",
-          "ec2:DeleteSnapshot",
-        ],
-        Resource: "*",
-      },
+      { Sid: "Bucket", Effect: "Allow", Action: ["s3:ListBucket"], Resource: bucketArn },
     ],
   });
 }
