@@ -80,7 +80,8 @@ export class ArgoRollouts extends pulumi.ComponentResource {
       }),
       provider: args.provider,
       parent: this,
-      dependsOn: [...(args.dependsOn ?? []), ...(args.monitoringCrds ? [args.monitoringCrds] : [])],
+      dependsOn: args.dependsOn,
+      monitoringCrds: args.monitoringCrds,
     });
     this.namespace = namespace.metadata.name;
     this.registerOutputs({ namespace: this.namespace });

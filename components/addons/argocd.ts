@@ -169,7 +169,8 @@ export class ArgoCD extends pulumi.ComponentResource {
       values,
       provider: args.provider,
       parent: this,
-      dependsOn: [...(args.dependsOn ?? []), ...(args.monitoringCrds ? [args.monitoringCrds] : [])],
+      dependsOn: args.dependsOn,
+      monitoringCrds: args.monitoringCrds,
     });
 
     this.namespace = namespace.metadata.name;

@@ -160,7 +160,8 @@ export class Backup extends pulumi.ComponentResource {
       values,
       provider: args.provider,
       parent: this,
-      dependsOn: [...(args.dependsOn ?? []), ...(args.monitoringCrds ? [args.monitoringCrds] : [])],
+      dependsOn: args.dependsOn,
+      monitoringCrds: args.monitoringCrds,
     });
 
     this.namespace = namespace.metadata.name;

@@ -158,7 +158,8 @@ export class ExternalSecrets extends pulumi.ComponentResource {
       values,
       provider: args.provider,
       parent: this,
-      dependsOn: [...(args.dependsOn ?? []), ...(args.monitoringCrds ? [args.monitoringCrds] : [])],
+      dependsOn: args.dependsOn,
+      monitoringCrds: args.monitoringCrds,
     });
 
     const auth = {

@@ -84,6 +84,8 @@ export interface PinnedReleaseArgs<V extends object> {
   parent: pulumi.Resource;
   /** Resources the install waits for (the cluster, a release whose CRDs this chart uses). Default: none. */
   dependsOn?: pulumi.Input<pulumi.Resource>[];
+  /** The release installing the Prometheus Operator CRDs the chart's ServiceMonitors need; the install waits for it too. Default: none. */
+  monitoringCrds?: pulumi.Resource;
 }
 
 /**
@@ -118,6 +120,10 @@ export function pinnedRelease<V extends object>(
       skipAwait: false,
       maxHistory: 10,
     },
-    { parent: args.parent, provider: args.provider, dependsOn: args.dependsOn },
+    {
+      parent: args.parent,
+      provider: args.provider,
+      dependsOn: [...(args.dependsOn ?? []), ...(args.monitoringCrds ? [args.monitoringCrds] : [])],
+    },
   );
 }

@@ -98,7 +98,8 @@ export class ImageSignatureVerification extends pulumi.ComponentResource {
       values,
       provider: args.provider,
       parent: this,
-      dependsOn: [...(args.dependsOn ?? []), ...(args.monitoringCrds ? [args.monitoringCrds] : [])],
+      dependsOn: args.dependsOn,
+      monitoringCrds: args.monitoringCrds,
     });
 
     new k8s.apiextensions.CustomResource(

@@ -6,7 +6,7 @@ import { addonNamespace, pinnedRelease, type ChartSource } from "./helm-release"
 import { DATASOURCE_UIDS, grafanaDatasource, type GrafanaDatasource } from "./monitoring";
 import {
   createObjectStorage,
-  storageForChart,
+  releaseOnObjectStorage,
   irsaAnnotations,
   s3Endpoint,
   type ObjectStorage,
@@ -76,26 +76,25 @@ export class Logs extends pulumi.ComponentResource {
       podSecurity: "baseline",
       ...common,
     });
-    const { credentials, resolved } = storageForChart(`${name}-loki-s3`, storage, {
-      namespace: lokiNamespace.metadata.name,
-      secretName: LOKI_S3_SECRET,
-      env: { accessKey: "S3_ACCESS_KEY_ID", secretKey: "S3_SECRET_ACCESS_KEY" },
-      ...common,
-    });
-    this.loki = pinnedRelease(`${name}-loki`, {
+    this.loki = releaseOnObjectStorage(`${name}-loki`, {
       source: LOKI_CHART,
       version: args.chartVersions.loki,
       releaseName: LOKI_RELEASE,
       namespace: lokiNamespace.metadata.name,
-      values: resolved.apply(({ bucket, storage: resolvedStorage }) =>
+      storage,
+      credentials: {
+        resourceName: `${name}-loki-s3`,
+        secretName: LOKI_S3_SECRET,
+        env: { accessKey: "S3_ACCESS_KEY_ID", secretKey: "S3_SECRET_ACCESS_KEY" },
+      },
+      values: (bucket, resolvedStorage) =>
         lokiValues({
           bucket,
           storage: resolvedStorage,
           retentionDays: args.retentionDays,
           storageClass: args.storageClass,
         }),
-      ),
-      dependsOn: [...(args.dependsOn ?? []), ...(credentials ? [credentials] : [])],
+      dependsOn: args.dependsOn,
       ...common,
     });
 

@@ -4,6 +4,7 @@ import type { PlatformConfig } from "../config";
 import type { EksCluster } from "../cluster/eks-cluster";
 import type { KindCluster } from "../cluster/kind-cluster";
 import type { PlatformCluster } from "../cluster/kubernetes-provider";
+import { pinnedRelease, type PinnedReleaseArgs } from "./helm-release";
 
 /** Where an add-on keeps its objects (Velero's backups, Loki's chunks, Tempo's blocks). */
 export type ObjectStorage =
@@ -110,7 +111,7 @@ export type ResolvedStorage =
  * kind, a Secret holding the S3 keys as environment variables (`env` names them), which the add-on expands
  * into its configuration, so that the keys never land in a ConfigMap.
  */
-export function storageForChart(
+function storageForChart(
   resourceName: string,
   storage: ObjectStorage,
   args: {
@@ -156,4 +157,33 @@ export function storageForChart(
       },
     })),
   };
+}
+
+/**
+ * A pinned release of a chart that keeps its data in object storage (Loki, Tempo): the bucket and the
+ * storage facts resolved (IRSA on EKS; on kind, a credentials Secret the install waits for), then the
+ * release with the values `values` builds from them.
+ */
+export function releaseOnObjectStorage<V extends object>(
+  resourceName: string,
+  args: Omit<PinnedReleaseArgs<V>, "values"> & {
+    storage: ObjectStorage;
+    /** The kind credentials Secret: its resource name, object name and the env var names the chart reads. */
+    credentials: { resourceName: string; secretName: string; env: { accessKey: string; secretKey: string } };
+    values: (bucket: string, storage: ResolvedStorage) => V;
+  },
+): k8s.helm.v3.Release {
+  const { storage, credentials: secret, values, ...release } = args;
+  const { credentials, resolved } = storageForChart(secret.resourceName, storage, {
+    namespace: args.namespace,
+    secretName: secret.secretName,
+    env: secret.env,
+    provider: args.provider,
+    parent: args.parent,
+  });
+  return pinnedRelease(resourceName, {
+    ...release,
+    values: resolved.apply(({ bucket, storage: resolvedStorage }) => values(bucket, resolvedStorage)),
+    dependsOn: [...(args.dependsOn ?? []), ...(credentials ? [credentials] : [])],
+  });
 }

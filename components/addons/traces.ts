@@ -2,11 +2,11 @@ import type * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import type { PlatformCluster } from "../cluster/kubernetes-provider";
 import type { PlatformConfig } from "../config";
-import { addonNamespace, pinnedRelease, type ChartSource } from "./helm-release";
+import { addonNamespace, type ChartSource } from "./helm-release";
 import { DATASOURCE_UIDS, grafanaDatasource, type GrafanaDatasource } from "./monitoring";
 import {
   createObjectStorage,
-  storageForChart,
+  releaseOnObjectStorage,
   irsaAnnotations,
   s3Endpoint,
   type ObjectStorage,
@@ -65,26 +65,25 @@ export class Traces extends pulumi.ComponentResource {
       podSecurity: "baseline",
       ...common,
     });
-    const { credentials, resolved } = storageForChart(`${name}-s3`, storage, {
-      namespace: namespace.metadata.name,
-      secretName: TEMPO_S3_SECRET,
-      env: { accessKey: "S3_ACCESS_KEY", secretKey: "S3_SECRET_KEY" },
-      ...common,
-    });
-    this.release = pinnedRelease(`${name}-release`, {
+    this.release = releaseOnObjectStorage(`${name}-release`, {
       source: TEMPO_CHART,
       version: args.chartVersion,
       releaseName: TEMPO_RELEASE,
       namespace: namespace.metadata.name,
-      values: resolved.apply(({ bucket, storage: resolvedStorage }) =>
+      storage,
+      credentials: {
+        resourceName: `${name}-s3`,
+        secretName: TEMPO_S3_SECRET,
+        env: { accessKey: "S3_ACCESS_KEY", secretKey: "S3_SECRET_KEY" },
+      },
+      values: (bucket, resolvedStorage) =>
         tempoValues({
           bucket,
           storage: resolvedStorage,
           retentionDays: args.retentionDays,
           storageClass: args.storageClass,
         }),
-      ),
-      dependsOn: [...(args.dependsOn ?? []), ...(credentials ? [credentials] : [])],
+      dependsOn: args.dependsOn,
       ...common,
     });
 
