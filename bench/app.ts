@@ -15,7 +15,8 @@
  *   --warmup N       BENCH_WARMUP       unmeasured seconds per target and route first (default 2)
  *   --tracing        BENCH_TRACING=1    also the app with OpenTelemetry tracing on (default sampling), in a
  *                                       third process exporting to an OTLP sink in this one; reports its
- *                                       ratio to the app without
+ *                                       ratio to the app without and the spans the sink received.
+ *                                       OTEL_TRACES_SAMPLER_ARG and TRACE_RATE_LIMIT reach that process.
  *
  * Rounds alternate app and bare (ABBA order), so a change in the machine's load hits both alike. Reported:
  * req/s over all rounds, the median of the rounds' p50 and p99, the ratio per route and the lowest and
@@ -268,7 +269,11 @@ async function main(): Promise<void> {
             (cpuTraced && cpuApp ? `  server CPU per request ${(cpuTraced / cpuApp).toFixed(2)}` : ""),
         );
       }
-      console.log(`OTLP sink: ${sink.received()} (${TRACED}: default sampling)`);
+      const setting = (name: string) => `${name}=${process.env[name] || "(unset: the app's default)"}`;
+      console.log(
+        `OTLP sink: ${sink.received()}; ${TRACED}: ${setting("OTEL_TRACES_SAMPLER_ARG")}, ` +
+          setting("TRACE_RATE_LIMIT"),
+      );
     }
     if (errors > 0) {
       console.error(`\n${errors} errors (socket errors, timeouts or non-2xx answers)`);
@@ -283,29 +288,36 @@ async function main(): Promise<void> {
 const TRACED = "app + tracing";
 
 /**
- * An OTLP/HTTP endpoint that drops what it is sent, counting requests and bytes only: it shares this
- * process with the load generator, so it must not parse.
+ * An OTLP/HTTP endpoint that drops what it is sent, counting requests, bytes and spans only: it shares
+ * this process with the load generator, so it must not parse (spans are counted as `"spanId":` keys in the
+ * JSON bodies).
  */
 async function otlpSink() {
   let exports = 0;
   let bytes = 0;
+  let spans = 0;
   const server = http.createServer((req, res) => {
-    req.on("data", (chunk: Buffer) => (bytes += chunk.length));
+    const chunks: Buffer[] = [];
+    req.on("data", (chunk: Buffer) => chunks.push(chunk));
     req.on("end", () => {
+      const body = Buffer.concat(chunks);
       exports++;
+      bytes += body.length;
+      for (let at = body.indexOf(SPAN_KEY); at >= 0; at = body.indexOf(SPAN_KEY, at + 1)) spans++;
       res.writeHead(200, { "content-type": "application/json" }).end("{}");
     });
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   return {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    received: () => `${exports} export requests, ${Math.round(bytes / 1024)} KiB`,
+    received: () => `${spans} spans in ${exports} export requests, ${Math.round(bytes / 1024)} KiB`,
     close: () => {
       server.closeAllConnections();
       server.close();
     },
   };
 }
+const SPAN_KEY = '"spanId":';
 
 main().catch((err: unknown) => {
   console.error(err instanceof Error ? err.message : err);

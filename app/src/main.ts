@@ -9,7 +9,7 @@ import { startTracing } from "./tracing";
  */
 async function main(): Promise<void> {
   const config = loadConfig();
-  // Before the server module loads, so the HTTP instrumentation wraps what Fastify uses.
+  // Before the server is built: traceRequests adds its hook only when the SDK is running.
   const tracing = startTracing(config);
   const { buildServer } = await import("./server");
   const server = buildServer(config);

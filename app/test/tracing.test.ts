@@ -4,13 +4,14 @@ import * as http from "node:http";
 import type { AddressInfo } from "node:net";
 import * as path from "node:path";
 import { ConfigError } from "../src/config";
-import { DEFAULT_SAMPLING_RATIO, tracingSettings } from "../src/tracing";
+import { DEFAULT_RATE_LIMIT, DEFAULT_SAMPLING_RATIO, rateLimiter, tracingSettings } from "../src/tracing";
 
 const APP_DIR = path.resolve(__dirname, "..");
 
 interface OtlpSpan {
   traceId: string;
   spanId: string;
+  parentSpanId?: string;
   name: string;
   kind: number;
   attributes: Array<{ key: string; value: { stringValue?: string; intValue?: number | string } }>;
@@ -134,6 +135,61 @@ describe("app: OpenTelemetry traces", () => {
     }
   });
 
+  it("follows a caller's sampled flag, and records no more than the rate limit allows", async function () {
+    this.timeout(15000);
+    const receiver = await otlpReceiver();
+    // Ratio 0: no new trace is sampled, so every span below comes from a caller's decision.
+    const app = await startApp({
+      OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
+      OTEL_TRACES_SAMPLER_ARG: "0",
+      TRACE_RATE_LIMIT: "3",
+    });
+    const traceparent = (i: number, flags: string) =>
+      `00-${(i + 1).toString(16).padStart(32, "0")}-00f067aa0ba902b7-${flags}`;
+    try {
+      assert.equal((await fetch(`${app.base}/api/info`)).status, 200);
+      const unsampled = await fetch(`${app.base}/api/info`, {
+        headers: { traceparent: traceparent(0, "00") },
+      });
+      assert.equal(unsampled.status, 200);
+      const started = performance.now();
+      for (let i = 1; i <= 20; i++) {
+        const res = await fetch(`${app.base}/api/info`, { headers: { traceparent: traceparent(i, "01") } });
+        assert.equal(res.status, 200, "a request over the limit is answered all the same");
+      }
+      const seconds = (performance.now() - started) / 1000;
+      assert.equal(await app.stop(), 0);
+
+      const ids = receiver.spans.map((s) => Number.parseInt(s.traceId, 16) - 1);
+      assert.ok(
+        receiver.spans.every((s) => s.parentSpanId === "00f067aa0ba902b7"),
+        "each span is a child of its caller's span",
+      );
+      assert.ok(!ids.includes(0), "an unsampled caller's trace is not recorded");
+      assert.deepEqual(ids.slice(0, 3), [1, 2, 3], "the first three sampled callers fill the bucket");
+      // The bucket holds 3 and refills 3 a second: whatever the machine's speed, no more than this.
+      assert.ok(
+        ids.length <= 3 + Math.ceil(3 * seconds),
+        `${ids.length} spans for 20 sampled callers in ${seconds.toFixed(2)} s at 3 a second`,
+      );
+    } finally {
+      await receiver.close();
+    }
+  });
+
+  it("a token bucket: a second's worth at once, then the rate", () => {
+    let now = 0;
+    const allow = rateLimiter(4, () => now);
+    assert.deepEqual(
+      Array.from({ length: 5 }, () => allow()),
+      [true, true, true, true, false],
+    );
+    now += 250; // a quarter second refills one
+    assert.deepEqual([allow(), allow()], [true, false]);
+    now += 10_000; // a long pause refills no more than the bucket holds
+    assert.equal(Array.from({ length: 6 }, () => allow()).filter(Boolean).length, 4);
+  });
+
   it("with no endpoint nothing is exported and nothing fails", async function () {
     this.timeout(15000);
     const receiver = await otlpReceiver();
@@ -166,7 +222,18 @@ describe("app: OpenTelemetry traces", () => {
     assert.deepEqual(tracingSettings({ OTEL_EXPORTER_OTLP_ENDPOINT: "http://tempo.tempo.svc:4318/" }), {
       tracesUrl: "http://tempo.tempo.svc:4318/v1/traces",
       samplingRatio: DEFAULT_SAMPLING_RATIO,
+      rateLimit: DEFAULT_RATE_LIMIT,
     });
+    assert.equal(
+      tracingSettings({ OTEL_EXPORTER_OTLP_ENDPOINT: "https://x", TRACE_RATE_LIMIT: "2500" })?.rateLimit,
+      2500,
+    );
+    for (const bad of ["0", "1.5", "-3", "lots", "100001"]) {
+      assert.throws(
+        () => tracingSettings({ OTEL_EXPORTER_OTLP_ENDPOINT: "https://x", TRACE_RATE_LIMIT: bad }),
+        new RegExp(`TRACE_RATE_LIMIT="${bad}": must be a whole number of traces per second from 1 to 100000`),
+      );
+    }
     assert.equal(
       tracingSettings({ OTEL_EXPORTER_OTLP_ENDPOINT: "https://x", OTEL_TRACES_SAMPLER_ARG: "0.25" })
         ?.samplingRatio,
