@@ -2,8 +2,9 @@
  * The real container, end to end: build app/Dockerfile on locally made base images, push it to a local
  * registry, pull it back by digest, run THAT the way the Kubernetes chart runs the pod (non-root,
  * read-only root fs, no capabilities, no-new-privileges, 256 MiB), probe it, prove the lock-down from
- * inside, then SIGTERM it under load and assert a clean drain and exit 0. Before that, the dev stack's
- * local git server (e2e/git-server.ts): built offline, pushed to, cloned, its signed webhooks checked.
+ * inside, run it again with tracing on and receive its spans, then SIGTERM it under load and assert a
+ * clean drain and exit 0. Before that, the dev stack's local git server (e2e/git-server.ts): built
+ * offline, pushed to, cloned, its signed webhooks checked.
  * Reports image size, build time and time to ready (also as JSON in .e2e/report.json).
  *
  *   npm run test:e2e            skips, with the reason, where Docker cannot run
@@ -23,6 +24,7 @@ import { run, sleep, tryRun } from "./lib/exec";
 import { drainLoad, freePort, get, type DrainLoad } from "./lib/http";
 import { DockerUnavailable, ensureDocker, type DockerInfo } from "./lib/provision";
 import { LocalRegistry } from "./lib/registry";
+import { otlpReceiver, spanAttribute } from "../test/support/otlp-receiver";
 
 const ROOT = path.resolve(__dirname, "..");
 const APP_DIR = path.join(ROOT, "app");
@@ -214,9 +216,48 @@ interface Running {
   commit: string;
 }
 
-async function containerLogs(): Promise<string> {
-  const r = await tryRun("docker", ["logs", containerName], { timeoutMs: 15_000 });
+async function containerLogs(name = containerName): Promise<string> {
+  const r = await tryRun("docker", ["logs", name], { timeoutMs: 15_000 });
   return `${r.stdout}${r.stderr}`;
+}
+
+/**
+ * The pod's securityContext as `docker run` flags: runAsUser/runAsGroup, readOnlyRootFilesystem, drop ALL,
+ * allowPrivilegeEscalation: false, seccomp RuntimeDefault (Docker's default profile), memory limit.
+ */
+const LOCKED_DOWN = [
+  "--user",
+  `${APP_UID}:${APP_UID}`,
+  "--read-only",
+  "--tmpfs",
+  "/tmp:rw,noexec,nosuid,size=16m",
+  "--cap-drop",
+  "ALL",
+  "--security-opt",
+  "no-new-privileges",
+  "--memory",
+  MEMORY,
+];
+
+/** Polls `<baseUrl>/readyz` until 200 (at most 30 s from t0), failing early if the container exits. */
+async function waitUntilReady(name: string, baseUrl: string, t0: number): Promise<void> {
+  const deadline = t0 + 30_000;
+  for (;;) {
+    const status = await get(`${baseUrl}/readyz`, { timeoutMs: 1000 }).then(
+      (r) => r.status,
+      () => 0,
+    );
+    if (status === 200) return;
+    if (Date.now() > deadline) {
+      throw new Error(
+        `no 200 from /readyz within 30 s (last status ${status}):\n${await containerLogs(name)}`,
+      );
+    }
+    const state = await inspect<{ Running: boolean; ExitCode: number }>(name, "{{json .State}}");
+    if (!state.Running)
+      throw new Error(`the container exited ${state.ExitCode}:\n${await containerLogs(name)}`);
+    await sleep(25);
+  }
 }
 
 async function runLockedDown(ref: string, commit: string): Promise<Running> {
@@ -228,19 +269,7 @@ async function runLockedDown(ref: string, commit: string): Promise<Running> {
     "--detach",
     "--name",
     containerName,
-    // The pod's securityContext: runAsUser/runAsGroup, readOnlyRootFilesystem, drop ALL,
-    // allowPrivilegeEscalation: false, seccomp RuntimeDefault (Docker's default profile), memory limit.
-    "--user",
-    `${APP_UID}:${APP_UID}`,
-    "--read-only",
-    "--tmpfs",
-    "/tmp:rw,noexec,nosuid,size=16m",
-    "--cap-drop",
-    "ALL",
-    "--security-opt",
-    "no-new-privileges",
-    "--memory",
-    MEMORY,
+    ...LOCKED_DOWN,
     "--publish",
     `127.0.0.1:${port}:8080`,
     "--env",
@@ -260,20 +289,7 @@ async function runLockedDown(ref: string, commit: string): Promise<Running> {
   ]);
   report.dockerRunReturnedMs = Date.now() - t0;
   const baseUrl = `http://127.0.0.1:${port}`;
-  const deadline = t0 + 30_000;
-  for (;;) {
-    const status = await get(`${baseUrl}/readyz`, { timeoutMs: 1000 }).then(
-      (r) => r.status,
-      () => 0,
-    );
-    if (status === 200) break;
-    if (Date.now() > deadline) {
-      throw new Error(`no 200 from /readyz within 30 s (last status ${status}):\n${await containerLogs()}`);
-    }
-    const state = await inspect<{ Running: boolean; ExitCode: number }>(containerName, "{{json .State}}");
-    if (!state.Running) throw new Error(`the container exited ${state.ExitCode}:\n${await containerLogs()}`);
-    await sleep(25);
-  }
+  await waitUntilReady(containerName, baseUrl, t0);
   report.timeToReadyMs = Date.now() - t0;
   log(
     `  first 200 on /readyz ${report.timeToReadyMs} ms after \`docker run\` (returned after ${report.dockerRunReturnedMs} ms)`,
@@ -356,6 +372,71 @@ async function probe(app: Running): Promise<void> {
       /^process_resident_memory_bytes \d/m.test(metrics.body),
     "GET /metrics: request counter (with the /healthz request above), duration histogram, process metrics",
     metrics.body.slice(0, 400),
+  );
+}
+
+/**
+ * The image with tracing on, as staging and prod run it, under the same lock-down: spans go over OTLP/HTTP
+ * from the app's export worker thread to a collector (a receiver in this process, reached on loopback
+ * through host networking). A request's span arrives with its route and status once SIGTERM has flushed
+ * it, and the request's log line carries the same trace id.
+ */
+async function tracesFromTheImage(ref: string): Promise<void> {
+  const receiver = await otlpReceiver();
+  cleanups.push(() => receiver.close());
+  const name = `${containerName}-traced`;
+  cleanups.push(() => tryRun("docker", ["rm", "--force", name], { timeoutMs: 30_000 }));
+  const port = await freePort();
+  const t0 = Date.now();
+  await docker([
+    "run",
+    "--detach",
+    "--name",
+    name,
+    ...LOCKED_DOWN,
+    "--network",
+    "host",
+    ...["PORT=" + port, "HOST=127.0.0.1", "APP_ENV=prod", "LOG_LEVEL=debug", "DRAIN_DELAY_MS=0"].flatMap(
+      (e) => ["--env", e],
+    ),
+    "--env",
+    `OTEL_EXPORTER_OTLP_ENDPOINT=${receiver.url}`,
+    "--env",
+    "OTEL_TRACES_SAMPLER_ARG=1",
+    ref,
+  ]);
+  const baseUrl = `http://127.0.0.1:${port}`;
+  await waitUntilReady(name, baseUrl, t0);
+  const info = await get(`${baseUrl}/api/info`);
+  check(info.status === 200, "traced: GET /api/info 200", info.status);
+  await docker(["stop", "--time", "10", name], 30_000);
+  const state = await inspect<{ ExitCode: number }>(name, "{{json .State}}");
+  check(state.ExitCode === 0, "traced: the container exits 0 on SIGTERM, its spans flushed", state);
+
+  const span = receiver.spans.find((s) => spanAttribute(s, "http.route") === "/api/info");
+  check(
+    span &&
+      span.kind === 2 &&
+      span.name === "GET /api/info" &&
+      spanAttribute(span, "http.response.status_code") === 200,
+    "traced: the collector received a SERVER span GET /api/info with status 200",
+    receiver.spans,
+  );
+  check(
+    receiver.requests.every((r) => r === "POST /v1/traces application/json"),
+    "traced: spans arrive as OTLP/HTTP JSON posts to /v1/traces",
+    receiver.requests,
+  );
+  // Probe requests (/readyz above) answer untraced lines too; the traced request's line has the trace id.
+  const answered = (await containerLogs(name))
+    .split("\n")
+    .filter((l) => l.startsWith("{"))
+    .map((l) => JSON.parse(l) as Record<string, unknown>)
+    .filter((l) => l.msg === "request answered");
+  check(
+    answered.some((l) => l.trace_id === span.traceId && l.span_id === span.spanId),
+    "traced: the request's log line carries the span's trace and span ids",
+    answered,
   );
 }
 
@@ -650,6 +731,7 @@ async function main(): Promise<number> {
   const app = await step("run the pulled image locked down", () => runLockedDown(ref, commit));
   await step("probe the endpoints", () => probe(app));
   await step("lock-down, seen from inside", () => lockdownFromInside());
+  await step("traces from the image to an OTLP collector", () => tracesFromTheImage(ref));
   const stats = await tryRun("docker", ["stats", "--no-stream", "--format", "{{.MemUsage}}", containerName]);
   if (stats.code === 0) report.memoryAfterProbes = stats.stdout.trim();
   await step("SIGTERM under load: drain and exit", () => drainUnderLoad(app));

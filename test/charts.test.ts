@@ -116,6 +116,11 @@ const SCHEMA_VIOLATIONS: { name: string; set: string; error: RegExp[] }[] = [
     set: "service.nodePort=8080",
     error: [/nodePort/, /minimum|greater/i],
   },
+  {
+    name: "a tracing rate limit of 0",
+    set: "tracing.rateLimit=0",
+    error: [/rateLimit/, /minimum|greater/i],
+  },
 ];
 
 /** Values the schema admits but the templates refuse, with the message they must give. */
@@ -483,6 +488,7 @@ describe("gitops/ charts with a real helm", function () {
           DRAIN_DELAY_MS: String(values.app.drainDelayMs),
           OTEL_EXPORTER_OTLP_ENDPOINT: "http://tempo.tempo.svc:4318",
           OTEL_TRACES_SAMPLER_ARG: env === "dev" ? "1" : "0.1",
+          TRACE_RATE_LIMIT: "100",
         });
         assert.equal(container.image, `${image.repository}:${image.tag}`);
       });

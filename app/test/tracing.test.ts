@@ -3,48 +3,11 @@ import { spawn } from "node:child_process";
 import * as http from "node:http";
 import type { AddressInfo } from "node:net";
 import * as path from "node:path";
+import { otlpReceiver, spanAttribute } from "../../test/support/otlp-receiver";
 import { ConfigError } from "../src/config";
 import { DEFAULT_RATE_LIMIT, DEFAULT_SAMPLING_RATIO, rateLimiter, tracingSettings } from "../src/tracing";
 
 const APP_DIR = path.resolve(__dirname, "..");
-
-interface OtlpSpan {
-  traceId: string;
-  spanId: string;
-  parentSpanId?: string;
-  name: string;
-  kind: number;
-  attributes: Array<{ key: string; value: { stringValue?: string; intValue?: number | string } }>;
-}
-
-/** A tiny OTLP/HTTP receiver (JSON encoding): keeps every span posted to /v1/traces. */
-async function otlpReceiver() {
-  const spans: OtlpSpan[] = [];
-  const requests: string[] = [];
-  const server = http.createServer((req, res) => {
-    let body = "";
-    req.on("data", (chunk: Buffer) => (body += chunk.toString()));
-    req.on("end", () => {
-      requests.push(`${req.method} ${req.url} ${req.headers["content-type"]}`);
-      const payload = JSON.parse(body) as {
-        resourceSpans: Array<{ scopeSpans: Array<{ spans: OtlpSpan[] }> }>;
-      };
-      for (const rs of payload.resourceSpans) for (const ss of rs.scopeSpans) spans.push(...ss.spans);
-      res.writeHead(200, { "content-type": "application/json" }).end("{}");
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  return {
-    url,
-    spans,
-    requests,
-    close: () => {
-      server.closeAllConnections();
-      return new Promise((resolve) => server.close(resolve));
-    },
-  };
-}
 
 /** src/main.ts in its own process (tracing is process-wide), on a free port; JSON log lines collected. */
 async function startApp(env: Record<string, string>) {
@@ -90,10 +53,7 @@ async function waitFor<T>(probe: () => T | undefined | false, describe: () => st
   throw new Error(describe());
 }
 
-const attribute = (span: OtlpSpan, key: string) => {
-  const value = span.attributes.find((a) => a.key === key)?.value;
-  return value?.stringValue ?? (value?.intValue === undefined ? undefined : Number(value.intValue));
-};
+const attribute = spanAttribute;
 
 describe("app: OpenTelemetry traces", () => {
   it("a request becomes a server span with its route and status, and its log line carries the trace id", async function () {

@@ -62,6 +62,8 @@ spec:
           value: {{ . | quote }}
         - name: OTEL_TRACES_SAMPLER_ARG
           value: {{ $.Values.tracing.samplingRatio | quote }}
+        - name: TRACE_RATE_LIMIT
+          value: {{ $.Values.tracing.rateLimit | int64 | quote }}
         {{- end }}
         - name: LOG_LEVEL
           value: {{ $app.logLevel | quote }}
