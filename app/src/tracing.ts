@@ -13,7 +13,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import type { FastifyBaseLogger, FastifyInstance, FastifyRequest, RawServerDefault } from "fastify";
 import { resourceFromAttributes } from "@opentelemetry/resources";
 import { NodeSDK } from "@opentelemetry/sdk-node";
-import { AlwaysOnSampler, BatchSpanProcessor, ParentBasedSampler } from "@opentelemetry/sdk-trace";
+import { AlwaysOnSampler, BatchSpanProcessor } from "@opentelemetry/sdk-trace";
 import { ConfigError } from "./config";
 import { WorkerSpanExporter } from "./trace-export";
 
@@ -112,8 +112,8 @@ export function startTracing(
     autoDetectResources: false,
     metricReaders: [],
     logRecordProcessors: [],
-    // A request with a traceparent follows its caller's decision; new traces are sampled in traceRequests.
-    sampler: new ParentBasedSampler({ root: new AlwaysOnSampler() }),
+    // traceRequests takes every sampling decision (ratio, caller's flag, rate limit) before it starts a span.
+    sampler: new AlwaysOnSampler(),
     spanProcessors: [
       new BatchSpanProcessor({ exporter: new WorkerSpanExporter({ url: settings.tracesUrl }) }),
     ],
