@@ -38,8 +38,11 @@ const WORKER_FILE = path.join(__dirname, `trace-export-worker${path.extname(__fi
  */
 export class WorkerSpanExporter implements SpanExporter {
   private readonly worker: Worker;
-  private readonly pending = new Map<number, { callback: (r: ExportResult) => void; done: () => void }>();
-  private readonly inFlight = new Set<Promise<void>>();
+  /** What the worker has been handed and not yet answered, by request id. */
+  private readonly pending = new Map<
+    number,
+    { callback: (r: ExportResult) => void; done: () => void; settled: Promise<void> }
+  >();
   private lastId = 0;
   /** Set once the worker has failed or exited: every later export fails with it at once. */
   private failure: Error | undefined;
@@ -82,7 +85,7 @@ export class WorkerSpanExporter implements SpanExporter {
 
   /** Waits for the exports already handed to the worker. */
   forceFlush(): Promise<void> {
-    return Promise.all([...this.inFlight]).then(() => undefined);
+    return Promise.all([...this.pending.values()].map((entry) => entry.settled)).then(() => undefined);
   }
 
   /** Lets the worker finish its exports (the caller bounds how long), then stops it. */
@@ -100,9 +103,7 @@ export class WorkerSpanExporter implements SpanExporter {
   private send(request: ExportRequest, callback: (result: ExportResult) => void, transfer: boolean): void {
     let done!: () => void;
     const settled = new Promise<void>((resolve) => (done = resolve));
-    this.inFlight.add(settled);
-    void settled.then(() => this.inFlight.delete(settled));
-    this.pending.set(request.id, { callback, done });
+    this.pending.set(request.id, { callback, done, settled });
     const body = request.kind === "export" ? request.batch.body : undefined;
     this.worker.postMessage(request, transfer && body ? [body.buffer as ArrayBuffer] : []);
   }

@@ -53,8 +53,6 @@ async function waitFor<T>(probe: () => T | undefined | false, describe: () => st
   throw new Error(describe());
 }
 
-const attribute = spanAttribute;
-
 describe("app: OpenTelemetry traces", () => {
   it("a request becomes a server span with its route and status, and its log line carries the trace id", async function () {
     this.timeout(15000);
@@ -67,14 +65,14 @@ describe("app: OpenTelemetry traces", () => {
       assert.equal(await app.stop(), 0, "exits 0, flushing the spans");
 
       const server = receiver.spans.filter((s) => s.kind === 2); // SERVER
-      const info = server.find((s) => attribute(s, "http.route") === "/api/info");
+      const info = server.find((s) => spanAttribute(s, "http.route") === "/api/info");
       assert.ok(info, `a server span for /api/info, got ${JSON.stringify(server.map((s) => s.name))}`);
-      assert.equal(attribute(info, "http.response.status_code"), 200);
+      assert.equal(spanAttribute(info, "http.response.status_code"), 200);
       assert.match(info.name, /^GET \/api\/info$/);
-      const notFound = server.find((s) => attribute(s, "http.response.status_code") === 404);
+      const notFound = server.find((s) => spanAttribute(s, "http.response.status_code") === 404);
       assert.ok(notFound, "the 404 is traced too");
       assert.ok(
-        receiver.spans.every((s) => attribute(s, "url.path") !== "/healthz" && !/healthz/.test(s.name)),
+        receiver.spans.every((s) => spanAttribute(s, "url.path") !== "/healthz" && !/healthz/.test(s.name)),
         "probes are not traced",
       );
       assert.deepEqual([...new Set(receiver.requests)], ["POST /v1/traces application/json"]);
